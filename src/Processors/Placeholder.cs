@@ -1,0 +1,1 @@
+namespace Streaming.Processors; internal static class Placeholder {}

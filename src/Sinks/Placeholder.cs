@@ -1,0 +1,1 @@
+namespace Streaming.Sinks; internal static class Placeholder {}

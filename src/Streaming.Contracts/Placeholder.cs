@@ -1,0 +1,1 @@
+namespace Streaming.Contracts; internal static class Placeholder {}

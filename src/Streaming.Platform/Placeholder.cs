@@ -1,0 +1,1 @@
+namespace Streaming.Platform; internal static class Placeholder {}

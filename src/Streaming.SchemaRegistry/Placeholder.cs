@@ -1,0 +1,1 @@
+namespace Streaming.SchemaRegistry; internal static class Placeholder {}

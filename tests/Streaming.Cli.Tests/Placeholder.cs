@@ -1,0 +1,1 @@
+namespace Streaming.Cli.Tests;

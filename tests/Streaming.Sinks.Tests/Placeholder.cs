@@ -1,0 +1,1 @@
+namespace Streaming.Sinks.Tests;
