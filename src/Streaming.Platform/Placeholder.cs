@@ -1,1 +1,0 @@
-namespace Streaming.Platform; internal static class Placeholder {}
