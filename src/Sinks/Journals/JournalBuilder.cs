@@ -1,0 +1,145 @@
+namespace Streaming.Sinks.Journals;
+
+/// <summary>A fact that cannot become a postable journal (a permanent error: quarantine, never post).</summary>
+public sealed class JournalRejectedException(string postingKey, string reasonCode, string message, decimal imbalance = 0m)
+    : Exception($"{postingKey}: {message}")
+{
+    /// <summary>Posting key of the rejected fact.</summary>
+    public string PostingKey { get; } = postingKey;
+
+    /// <summary>Machine-readable reason (<c>UNBALANCED_JOURNAL</c>, <c>UNKNOWN_ACCOUNT</c>, <c>INVALID_FACT</c>).</summary>
+    public string ReasonCode { get; } = reasonCode;
+
+    /// <summary>Debits minus credits, for an unbalanced journal.</summary>
+    public decimal Imbalance { get; } = imbalance;
+}
+
+/// <summary>Builds journals from canonical finance events per the templates of DOMAIN.md.</summary>
+public sealed class JournalBuilder(IChartOfAccounts chart)
+{
+    /// <summary>Builds the journal; throws <see cref="JournalRejectedException"/> when it would not balance or cannot be mapped.</summary>
+    public Journal Build(FinanceFact fact)
+    {
+        ArgumentNullException.ThrowIfNull(fact);
+        Validate(fact);
+        List<JournalLine> lines;
+        try
+        {
+            lines = fact.Kind switch
+            {
+                FinanceEventKind.InvoiceIssued => InvoiceLines(fact, reverse: false),
+                FinanceEventKind.InvoiceVoided => InvoiceLines(fact, reverse: true),
+                FinanceEventKind.PaymentApplied => PaymentLines(fact),
+                FinanceEventKind.CreditIssued => CreditLines(fact),
+                FinanceEventKind.RefundIssued =>
+                [
+                    Dr(AccountRole.AccountsReceivable, fact.TotalAmount, "refund re-opens receivable", fact),
+                    Cr(AccountRole.Cash, fact.TotalAmount, "refund paid", fact),
+                ],
+                FinanceEventKind.UsageAccrued =>
+                [
+                    Dr(AccountRole.UnbilledReceivable, fact.TotalAmount, "usage accrued", fact),
+                    Cr(AccountRole.UsageRevenue, fact.TotalAmount, "usage revenue", fact),
+                ],
+                FinanceEventKind.RevenueRecognized =>
+                [
+                    Dr(AccountRole.DeferredRevenue, fact.TotalAmount, "deferred revenue released", fact),
+                    Cr(AccountRole.SubscriptionRevenue, fact.TotalAmount, "subscription revenue", fact),
+                ],
+                _ => throw new JournalRejectedException(fact.PostingKey, "INVALID_FACT", $"unknown event kind {fact.Kind}"),
+            };
+        }
+        catch (UnknownAccountException ex)
+        {
+            throw new JournalRejectedException(fact.PostingKey, "UNKNOWN_ACCOUNT", ex.Message);
+        }
+
+        lines.RemoveAll(l => l.Debit == 0m && l.Credit == 0m);
+        var journal = new Journal(fact.PostingKey, fact.CorrelationId, fact.Kind, fact.LegalEntityId, fact.CustomerId, fact.Currency,
+            fact.EffectiveDate.Date, fact.DocumentNumber, lines, fact.Source);
+        if (!journal.IsBalanced)
+        {
+            throw new JournalRejectedException(fact.PostingKey, "UNBALANCED_JOURNAL",
+                $"debits {journal.TotalDebits} and credits {journal.TotalCredits} differ by {journal.Imbalance} {fact.Currency}", journal.Imbalance);
+        }
+
+        return journal;
+    }
+
+    private static void Validate(FinanceFact fact)
+    {
+        string? problem = null;
+        if (string.IsNullOrWhiteSpace(fact.PostingKey)) { problem = "posting key is empty"; }
+        else if (string.IsNullOrWhiteSpace(fact.LegalEntityId)) { problem = "legal entity is empty"; }
+        else if (fact.Currency is not { Length: 3 } || !fact.Currency.All(char.IsAsciiLetterUpper)) { problem = $"currency '{fact.Currency}' is not an ISO 4217 code"; }
+        else if (fact.TotalAmount < 0m) { problem = $"total amount {fact.TotalAmount} is negative"; }
+        if (problem is not null)
+        {
+            throw new JournalRejectedException(string.IsNullOrWhiteSpace(fact.PostingKey) ? $"event:{fact.EventId}" : fact.PostingKey, "INVALID_FACT", problem);
+        }
+    }
+
+    private List<JournalLine> InvoiceLines(FinanceFact fact, bool reverse)
+    {
+        var lines = new List<JournalLine> { Dr(AccountRole.AccountsReceivable, fact.TotalAmount, "invoice receivable", fact) };
+        foreach (var line in fact.Lines)
+        {
+            var (role, jurisdiction, memo) = line.Kind switch
+            {
+                FinanceLineKind.Subscription when line.HasServicePeriod => (AccountRole.DeferredRevenue, (string?)null, "subscription deferred"),
+                FinanceLineKind.Subscription => (AccountRole.SubscriptionRevenue, null, "subscription revenue"),
+                FinanceLineKind.Services => (AccountRole.ServicesRevenue, null, "services revenue"),
+                FinanceLineKind.Usage => (AccountRole.UnbilledReceivable, null, "usage billed: relieves accrual"),
+                FinanceLineKind.Tax => (AccountRole.TaxPayable, line.TaxJurisdiction, $"sales tax {line.TaxJurisdiction}"),
+                _ => throw new JournalRejectedException(fact.PostingKey, "INVALID_FACT", $"line {line.LineId} of kind {line.Kind} cannot appear on an invoice"),
+            };
+            lines.Add(Cr(role, line.Amount, memo, fact, jurisdiction));
+        }
+
+        // A void is the mirror image of the issue: every debit becomes a credit and vice versa.
+        return reverse ? lines.Select(l => l with { Debit = l.Credit, Credit = l.Debit, Memo = "void: " + l.Memo }).ToList() : lines;
+    }
+
+    private List<JournalLine> PaymentLines(FinanceFact fact)
+    {
+        var fee = fact.Lines.Where(l => l.Kind == FinanceLineKind.Fee).Sum(l => l.Amount);
+        if (fee < 0m || fee > fact.TotalAmount)
+        {
+            throw new JournalRejectedException(fact.PostingKey, "INVALID_FACT", $"fee {fee} is outside 0..{fact.TotalAmount}");
+        }
+
+        return
+        [
+            Dr(AccountRole.Cash, fact.TotalAmount - fee, "cash received (net of fee)", fact),
+            Dr(AccountRole.PaymentFees, fee, "payment processing fee", fact),
+            Cr(AccountRole.AccountsReceivable, fact.TotalAmount, "receivable settled", fact),
+        ];
+    }
+
+    private List<JournalLine> CreditLines(FinanceFact fact)
+    {
+        var lines = new List<JournalLine>();
+        foreach (var line in fact.Lines)
+        {
+            var (role, jurisdiction) = line.Kind switch
+            {
+                FinanceLineKind.Subscription when line.HasServicePeriod => (AccountRole.DeferredRevenue, (string?)null),
+                FinanceLineKind.Subscription => (AccountRole.SubscriptionRevenue, null),
+                FinanceLineKind.Services => (AccountRole.ServicesRevenue, null),
+                FinanceLineKind.Usage => (AccountRole.UsageRevenue, null),
+                FinanceLineKind.Tax => (AccountRole.TaxPayable, line.TaxJurisdiction),
+                _ => throw new JournalRejectedException(fact.PostingKey, "INVALID_FACT", $"line {line.LineId} of kind {line.Kind} cannot appear on a credit note"),
+            };
+            lines.Add(Dr(role, line.Amount, $"credit {line.Kind.ToString().ToLowerInvariant()}", fact, jurisdiction));
+        }
+
+        lines.Add(Cr(AccountRole.AccountsReceivable, fact.TotalAmount, "credit reduces receivable", fact));
+        return lines;
+    }
+
+    private JournalLine Dr(AccountRole role, decimal amount, string memo, FinanceFact fact, string? jurisdiction = null)
+        => amount >= 0m ? new(chart.Account(fact.LegalEntityId, role, jurisdiction), amount, 0m, memo) : new(chart.Account(fact.LegalEntityId, role, jurisdiction), 0m, -amount, memo);
+
+    private JournalLine Cr(AccountRole role, decimal amount, string memo, FinanceFact fact, string? jurisdiction = null)
+        => amount >= 0m ? new(chart.Account(fact.LegalEntityId, role, jurisdiction), 0m, amount, memo) : new(chart.Account(fact.LegalEntityId, role, jurisdiction), -amount, 0m, memo);
+}

@@ -1,1 +1,0 @@
-namespace Streaming.Sinks; internal static class Placeholder {}

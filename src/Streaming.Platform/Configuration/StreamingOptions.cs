@@ -1,0 +1,75 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Streaming.Platform.Configuration;
+
+/// <summary>Kafka connection and client settings (section <c>Kafka</c>). Any librdkafka key passes through the dictionaries.</summary>
+public sealed class KafkaOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Kafka";
+
+    /// <summary>Bootstrap servers of a real cluster; empty starts the embedded mock cluster. Env: <c>KAFKA_BOOTSTRAP_SERVERS</c>.</summary>
+    public string? BootstrapServers { get; set; }
+
+    /// <summary>librdkafka keys applied to every client (e.g. <c>security.protocol</c>, <c>sasl.mechanism</c>).</summary>
+    public Dictionary<string, string> Common { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>librdkafka keys for producers (override <see cref="Common"/>).</summary>
+    public Dictionary<string, string> Producer { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>librdkafka keys for consumers (override <see cref="Common"/>).</summary>
+    public Dictionary<string, string> Consumer { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>librdkafka keys for admin clients (override <see cref="Common"/>).</summary>
+    public Dictionary<string, string> Admin { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>True when no bootstrap servers are configured and the embedded stack is used.</summary>
+    public bool UseEmbedded => string.IsNullOrWhiteSpace(BootstrapServers);
+}
+
+/// <summary>Schema registry endpoint (section <c>SchemaRegistry</c>).</summary>
+public sealed class SchemaRegistryOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "SchemaRegistry";
+
+    /// <summary>Registry URL; empty starts the embedded registry. Env: <c>SCHEMA_REGISTRY_URL</c>.</summary>
+    public string? Url { get; set; }
+
+    /// <summary>Extra Confluent registry client settings (e.g. <c>schema.registry.basic.auth.user.info</c>).</summary>
+    public Dictionary<string, string> Client { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>True when no registry URL is configured and the embedded registry is used.</summary>
+    public bool UseEmbedded => string.IsNullOrWhiteSpace(Url);
+}
+
+/// <summary>The embedded stack (section <c>Embedded</c>), used when no bootstrap servers are configured.</summary>
+public sealed class EmbeddedStackOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Embedded";
+
+    /// <summary>Mock broker count.</summary>
+    [Range(1, 32)]
+    public int Brokers { get; set; } = 3;
+
+    /// <summary>Seconds between checks for data the mock dropped (its 5 MB per-partition cap); 0 disables.</summary>
+    [Range(0, 3600)]
+    public int WatermarkCheckSeconds { get; set; } = 5;
+}
+
+/// <summary>The ERP ledger the sink writes to (section <c>Ledger</c>).</summary>
+public sealed class LedgerOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Ledger";
+
+    /// <summary>Ledger provider: <c>Sqlite</c> (embedded default).</summary>
+    [Required]
+    [RegularExpression("^(Sqlite)$", ErrorMessage = "Ledger:Provider must be 'Sqlite' (PostgreSQL and the ERP REST adapter arrive with the sink issue).")]
+    public string Provider { get; set; } = "Sqlite";
+
+    /// <summary>SQLite database file; relative paths resolve against the working directory.</summary>
+    [Required]
+    public string SqlitePath { get; set; } = "state/ledger.db";
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The project's test command: builds the solution and runs every test project, then prints
+# "N passed, N failed[, N skipped]" computed from the TRX result files the runs wrote.
+# Needs only the .NET SDK; anything else a test needs is installed or started by the tests' fixtures.
+set -uo pipefail
+cd "$(dirname "$0")"
+
+results="$(pwd)/.test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+echo "==> building"
+if ! dotnet build Streaming.sln -c Release -nologo -clp:ErrorsOnly; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "==> testing (results in $results)"
+dotnet test --solution Streaming.sln -c Release --no-build \
+  --results-directory "$results" --report-xunit-trx --timeout 20m "$@"
+test_exit=$?
+
+passed=0 failed=0 skipped=0 files=0
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  files=$((files + 1))
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  total=$(get total); executed=$(get executed); p=$(get passed); f=$(get failed); e=$(get error); t=$(get timeout)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0} + ${e:-0} + ${t:-0}))
+  skipped=$((skipped + ${total:-0} - ${executed:-0}))
+done
+
+if [ "$files" -eq 0 ]; then
+  echo "no test results were written"
+  failed=$((failed + 1))
+fi
+if [ "$test_exit" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # the runner failed without a failing test (crash, hang, timeout): count it, never report green
+  echo "test runner exited with $test_exit"
+  failed=1
+fi
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
