@@ -1,1 +1,0 @@
-namespace Streaming.SchemaRegistry; internal static class Placeholder {}
