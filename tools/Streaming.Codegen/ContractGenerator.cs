@@ -73,6 +73,27 @@ public static partial class ContractGenerator
         return result;
     }
 
+    /// <summary>
+    /// The schema as it travels and is registered: the file's schema with Avro namespaces mapped to the C# ones
+    /// (streaming.billing.Invoice becomes Streaming.Contracts.Billing.Invoice). Apache.Avro's specific reader finds classes by
+    /// Avro full name, so the generated classes carry exactly this schema, and the serializer registers it.
+    /// </summary>
+    /// <exception cref="ContractGenerationException">The schema does not parse.</exception>
+    public static Schema ToWireSchema(string schemaText, string schemaFile = "<schema>")
+    {
+        ArgumentNullException.ThrowIfNull(schemaText);
+        try
+        {
+            var codeGen = new CodeGen();
+            codeGen.AddSchema(schemaText, NamespaceMapping(Schema.Parse(schemaText)));
+            return codeGen.Schemas[0];
+        }
+        catch (Exception ex) when (ex is AvroException or ArgumentException or Newtonsoft.Json.JsonException)
+        {
+            throw new ContractGenerationException(schemaFile, ex.Message, ex);
+        }
+    }
+
     /// <summary>All .avsc files under <paramref name="schemasDir"/>, in ordinal order.</summary>
     public static IReadOnlyList<string> SchemaFiles(string schemasDir) =>
         Directory.EnumerateFiles(schemasDir, "*.avsc", SearchOption.AllDirectories)
@@ -169,15 +190,10 @@ public static partial class ContractGenerator
         {
             // Parse once unmapped so we know the Avro namespaces (and report errors against the file as written).
             parsed = Schema.Parse(text);
-            var mapping = NamedSchemas(parsed)
-                .Select(s => s.Namespace)
-                .Distinct(StringComparer.Ordinal)
-                .Select(ns => new KeyValuePair<string, string>(ns, MapNamespace(ns)))
-                .ToList();
-            codeGen.AddSchema(text, mapping);
+            codeGen.AddSchema(text, NamespaceMapping(parsed));
             codeGen.GenerateCode();
         }
-        catch (Exception ex) when (ex is AvroException or ArgumentException or System.Text.Json.JsonException or Newtonsoft.Json.JsonException)
+        catch (Exception ex) when (ex is AvroException or ArgumentException or Newtonsoft.Json.JsonException)
         {
             throw new ContractGenerationException(relativeSchema, ex.Message, ex);
         }
@@ -197,6 +213,13 @@ public static partial class ContractGenerator
             yield return ($"{folder}/{name}.cs", Normalize(code));
         }
     }
+
+    private static List<KeyValuePair<string, string>> NamespaceMapping(Schema parsed) =>
+        NamedSchemas(parsed)
+            .Select(s => s.Namespace)
+            .Distinct(StringComparer.Ordinal)
+            .Select(ns => new KeyValuePair<string, string>(ns, MapNamespace(ns)))
+            .ToList();
 
     private static List<NamedSchema> NamedSchemas(Schema root)
     {
