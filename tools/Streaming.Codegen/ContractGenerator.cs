@@ -124,7 +124,8 @@ public static partial class ContractGenerator
         foreach (var (path, content) in generated)
         {
             var full = Path.Combine(generatedDir, path);
-            if (!File.Exists(full) || File.ReadAllText(full) != content)
+            // A checkout with CRLF line ends is not stale.
+            if (!File.Exists(full) || File.ReadAllText(full).Replace("\r\n", "\n", StringComparison.Ordinal) != content)
             {
                 stale.Add(path);
             }
