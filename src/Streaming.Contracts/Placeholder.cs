@@ -1,1 +1,0 @@
-namespace Streaming.Contracts; internal static class Placeholder {}
