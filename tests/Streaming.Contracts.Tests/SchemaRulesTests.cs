@@ -46,13 +46,13 @@ public sealed partial class SchemaRulesTests
 
     [Theory]
     [MemberData(nameof(SchemaFiles))]
-    public void Schema_parses_as_one_record_in_a_streaming_namespace(string file)
+    public void Schema_parses_as_one_record_in_a_contracts_namespace(string file)
     {
         var schema = Avro.Schema.Parse(File.ReadAllText(Path.Combine(Repo.Root, file)));
 
         var record = Assert.IsType<Avro.RecordSchema>(schema);
-        Assert.StartsWith("streaming.", record.Namespace, StringComparison.Ordinal);
-        Assert.Equal(file.Split('/')[1], record.Namespace.Split('.')[1]);
+        Assert.StartsWith("Streaming.Contracts.", record.Namespace, StringComparison.Ordinal);
+        Assert.Equal(file.Split('/')[1], record.Namespace.Split('.')[2].ToLowerInvariant());
     }
 
     [Theory]

@@ -104,6 +104,13 @@ public static partial class ContractGenerator
     public static string MapNamespace(string avroNamespace)
     {
         ArgumentNullException.ThrowIfNull(avroNamespace);
+        // The .avsc files already use the C# namespaces (Streaming.Contracts.Billing): the schema registered, the schema
+        // on the wire and the schema inside each generated class are then one and the same text.
+        if (avroNamespace.StartsWith(CSharpRoot + ".", StringComparison.Ordinal))
+        {
+            return avroNamespace;
+        }
+
         var parts = avroNamespace.Split('.');
         if (parts.Length < 2 || parts[0] != AvroRoot)
         {
