@@ -31,14 +31,14 @@ public sealed partial class SchemaRulesTests
 
         string[] required =
         [
-            "streaming.crm.CrmAccount", "streaming.crm.CrmOpportunity",
-            "streaming.billing.BillingCustomer", "streaming.billing.Subscription", "streaming.billing.Invoice",
-            "streaming.billing.Payment", "streaming.billing.CreditNote", "streaming.billing.UsageEvent",
-            "streaming.masterdata.LegalEntity", "streaming.masterdata.Product", "streaming.masterdata.TaxRule",
-            "streaming.masterdata.GlMapping", "streaming.masterdata.AccountLink",
-            "streaming.finance.FinanceOrder", "streaming.finance.FinanceEvent",
-            "streaming.erp.ErpPostingResult",
-            "streaming.ops.QuarantineRecord", "streaming.ops.DeadLetterRecord", "streaming.ops.ConnectorCheckpoint",
+            "Streaming.Contracts.Crm.CrmAccount", "Streaming.Contracts.Crm.CrmOpportunity",
+            "Streaming.Contracts.Billing.BillingCustomer", "Streaming.Contracts.Billing.Subscription", "Streaming.Contracts.Billing.Invoice",
+            "Streaming.Contracts.Billing.Payment", "Streaming.Contracts.Billing.CreditNote", "Streaming.Contracts.Billing.UsageEvent",
+            "Streaming.Contracts.MasterData.LegalEntity", "Streaming.Contracts.MasterData.Product", "Streaming.Contracts.MasterData.TaxRule",
+            "Streaming.Contracts.MasterData.GlMapping", "Streaming.Contracts.MasterData.AccountLink",
+            "Streaming.Contracts.Finance.FinanceOrder", "Streaming.Contracts.Finance.FinanceEvent",
+            "Streaming.Contracts.Erp.ErpPostingResult",
+            "Streaming.Contracts.Ops.QuarantineRecord", "Streaming.Contracts.Ops.DeadLetterRecord", "Streaming.Contracts.Ops.ConnectorCheckpoint",
         ];
         var missing = required.Where(r => !names.Contains(r)).ToList();
         Assert.True(missing.Count == 0, "missing schemas: " + string.Join(", ", missing));
