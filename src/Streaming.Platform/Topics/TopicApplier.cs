@@ -26,7 +26,7 @@ public static class TopicApplier
             foreach (var topic in missing)
             {
                 results[topic.Name] = TopicApplyResult.Of(topic.Name, TopicApplyStatus.WouldCreate,
-                    $"{topic.Partitions} partitions, RF {topic.ReplicationFactor}, {topic.CleanupPolicy.ToKafkaValue()}");
+                    Layout(topic));
             }
         }
         else if (missing.Count > 0)
@@ -73,7 +73,7 @@ public static class TopicApplier
             return outcome.Status switch
             {
                 TopicCreateStatus.Created => TopicApplyResult.Of(t.Name, TopicApplyStatus.Created,
-                    $"{t.Partitions} partitions, RF {t.ReplicationFactor}, {t.CleanupPolicy.ToKafkaValue()}"),
+                    Layout(t)),
                 // Someone else created it between our listing and our create; its layout was not compared.
                 TopicCreateStatus.AlreadyExists => TopicApplyResult.Of(t.Name, TopicApplyStatus.Exists,
                     "already existed (created concurrently); not compared this run"),
@@ -185,4 +185,7 @@ public static class TopicApplier
 
         return string.Equals(actual.Trim(), wanted.Trim(), StringComparison.OrdinalIgnoreCase);
     }
+
+    private static string Layout(TopicDefinition topic) =>
+        $"{topic.Partitions} partition{(topic.Partitions == 1 ? "" : "s")}, RF {topic.ReplicationFactor}, {topic.CleanupPolicy.ToKafkaValue()}";
 }
