@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Streaming.Platform.Topics;
 using YamlDotNet.RepresentationModel;
 
@@ -56,6 +55,14 @@ public class K8sTopicsTests
         Assert.Equal(names.Count, names.Distinct(StringComparer.Ordinal).Count());
         Assert.All(names, n => Assert.Matches("^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", n));
         Assert.Equal("schemas", StrimziTopicRenderer.ResourceName("_schemas"));
+    }
+
+    [Fact]
+    public void Two_topics_that_would_share_a_resource_name_are_refused_naming_both()
+    {
+        var manifest = TopicManifest.LoadEmbedded().With(TopicManifest.LoadEmbedded().Get("_schemas") with { Name = "schemas" });
+        var ex = Assert.Throws<InvalidOperationException>(() => StrimziTopicRenderer.Render(manifest));
+        Assert.Contains("'_schemas' and 'schemas'", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

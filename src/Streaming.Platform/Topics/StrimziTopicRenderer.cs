@@ -14,6 +14,13 @@ public static partial class StrimziTopicRenderer
     {
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentException.ThrowIfNullOrWhiteSpace(clusterName);
+        var clash = manifest.Topics.GroupBy(t => ResourceName(t.Name), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (clash is not null)
+        {
+            throw new InvalidOperationException(
+                $"Topics {string.Join(" and ", clash.Select(t => $"'{t.Name}'"))} map to the same KafkaTopic resource name '{clash.Key}'.");
+        }
+
         var sb = new StringBuilder();
         sb.Append("# GENERATED from src/Streaming.Platform/Topics/topics.manifest.json - do not edit.\n");
         sb.Append("# Regenerate: dotnet run --project src/Streaming.Cli -- topics render-k8s > k8s/topics.yaml\n");
