@@ -15,10 +15,18 @@ public sealed record RawProducerSettings
     /// <summary>librdkafka <c>compression.type</c>.</summary>
     public CompressionType Compression { get; init; } = CompressionType.None;
 
+    /// <summary>
+    /// True: the harness assigns partitions round-robin (record i goes to partition i mod P), so every partition holds exactly
+    /// N/P records. False: librdkafka's default partitioner (sticky for null keys), which spreads unevenly over a short run.
+    /// </summary>
+    public bool RoundRobin { get; init; } = true;
+
     /// <summary>One line describing the settings, for output and docs.</summary>
     public string Describe() =>
         $"acks=all, enable.idempotence=true, linger.ms={LingerMs}, batch.size={BatchSizeBytes}, compression={Compression.ToString().ToLowerInvariant()}, " +
-        "max.in.flight=5, Produce()+delivery handler (no per-message await), then Flush()";
+        "max.in.flight=5, " +
+        (RoundRobin ? "explicit round-robin partition per record" : "librdkafka default partitioner (sticky for null keys)") +
+        ", Produce()+delivery handler (no per-message await), then Flush()";
 }
 
 /// <summary>Outcome of one timed phase (produce or consume) of a raw throughput run.</summary>
@@ -45,19 +53,20 @@ public static class RawThroughput
     /// arrived. Throws if any delivery failed.
     /// </summary>
     public static Task<PhaseResult> MeasureProduceAsync(
-        string bootstrapServers, string topic, long records, int recordSize, RawProducerSettings settings,
+        string bootstrapServers, string topic, int partitions, long records, int recordSize, RawProducerSettings settings,
         Action<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(records, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(recordSize, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
         // The produce loop is synchronous by design (Produce never blocks except on a full local queue), so it gets its own thread.
         return Task.Factory.StartNew(
-            () => Produce(bootstrapServers, topic, records, recordSize, settings, progress, cancellationToken),
+            () => Produce(bootstrapServers, topic, partitions, records, recordSize, settings, progress, cancellationToken),
             cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     private static PhaseResult Produce(
-        string bootstrapServers, string topic, long records, int recordSize, RawProducerSettings settings,
+        string bootstrapServers, string topic, int partitions, long records, int recordSize, RawProducerSettings settings,
         Action<long>? progress, CancellationToken cancellationToken)
     {
         var config = new ProducerConfig
@@ -81,6 +90,8 @@ public static class RawThroughput
         var payload = new byte[recordSize];
         Random.Shared.NextBytes(payload);
         var message = new Message<Null, byte[]> { Value = payload };
+        var targets = Enumerable.Range(0, partitions).Select(p => new TopicPartition(topic, new Partition(p))).ToArray();
+        var anyPartition = new TopicPartition(topic, Partition.Any);
 
         using var producer = new ProducerBuilder<Null, byte[]>(config)
             .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) { Console.Error.WriteLine($"  [producer {m.Level}] {m.Message}"); } })
@@ -108,7 +119,7 @@ public static class RawThroughput
             {
                 try
                 {
-                    producer.Produce(topic, message, OnDelivery);
+                    producer.Produce(settings.RoundRobin ? targets[i % partitions] : anyPartition, message, OnDelivery);
                     break;
                 }
                 catch (ProduceException<Null, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -225,19 +236,18 @@ public static class RawThroughput
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
         var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(10));
         var partitions = metadata.Topics.Single(t => t.Topic == topic).Partitions;
-        long total = 0;
-        foreach (var p in partitions)
+        var watermarks = partitions
+            .OrderBy(p => p.PartitionId)
+            .Select(p => (p.PartitionId, Offsets: consumer.QueryWatermarkOffsets(new TopicPartition(topic, p.PartitionId), TimeSpan.FromSeconds(10))))
+            .ToList();
+        var truncated = watermarks.Where(w => w.Offsets.Low.Value != 0).ToList();
+        if (truncated.Count > 0)
         {
-            var w = consumer.QueryWatermarkOffsets(new TopicPartition(topic, p.PartitionId), TimeSpan.FromSeconds(10));
-            if (w.Low.Value != 0)
-            {
-                throw new InvalidOperationException(
-                    $"Topic '{topic}' partition {p.PartitionId} starts at offset {w.Low.Value}, not 0: the broker dropped the oldest data (retention limit).");
-            }
-
-            total += w.High.Value - w.Low.Value;
+            throw new InvalidOperationException(
+                $"Topic '{topic}': {truncated.Count} of {watermarks.Count} partitions no longer start at offset 0 — the broker dropped the oldest data " +
+                "(retention limit). Low..high per partition: " + string.Join(", ", watermarks.Select(w => $"{w.PartitionId}:{w.Offsets.Low.Value}..{w.Offsets.High.Value}")));
         }
 
-        return total;
+        return watermarks.Sum(w => w.Offsets.High.Value - w.Offsets.Low.Value);
     }
 }
