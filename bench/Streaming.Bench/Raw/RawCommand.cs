@@ -30,18 +30,23 @@ public sealed record RawOptions
     /// <summary>Where to write JSON results, if anywhere.</summary>
     public string? JsonPath { get; init; }
 
+    /// <summary>Consumer <c>fetch.queue.backoff.ms</c>.</summary>
+    public int FetchQueueBackoffMs { get; init; } = RawThroughput.DefaultFetchQueueBackoffMs;
+
     /// <summary>Producer settings.</summary>
     public RawProducerSettings Producer { get; init; } = new();
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
         raw [--records N] [--size BYTES] [--partitions P] [--repetitions R] [--no-warmup]
-            [--linger-ms MS] [--batch-size BYTES] [--partitioner round-robin|default] [--bootstrap-servers LIST] [--json FILE]
+            [--linger-ms MS] [--batch-size BYTES] [--partitioner round-robin|default] [--block-records B]
+            [--fetch-queue-backoff-ms MS] [--bootstrap-servers LIST] [--json FILE]
 
           Raw idempotent produce and consume throughput, no pipeline code. Broker: --bootstrap-servers,
           else env KAFKA_BOOTSTRAP_SERVERS, else an embedded librdkafka mock cluster (3 brokers).
           Defaults: 1,000,000 records of 100 bytes, 6 partitions, 3 repetitions after 1 discarded warm-up,
-          linger.ms=5, batch.size=1000000, round-robin partitioner (exactly N/P records per partition).
+          linger.ms=5, batch.size=1000000, partitions filled round-robin in blocks of 10,000 records,
+          consumer fetch.queue.backoff.ms=100 (librdkafka default 1000).
         """;
 
     /// <summary>Parses the arguments after <c>raw</c>.</summary>
@@ -61,6 +66,8 @@ public sealed record RawOptions
                 "--no-warmup" => o with { Warmup = false },
                 "--linger-ms" => o with { Producer = o.Producer with { LingerMs = Long() } },
                 "--partitioner" => o with { Producer = o.Producer with { RoundRobin = Next() switch { "round-robin" => true, "default" => false, var v => throw new ArgumentException($"--partitioner: '{v}' is not round-robin or default.") } } },
+                "--fetch-queue-backoff-ms" => o with { FetchQueueBackoffMs = checked((int)Long()) },
+                "--block-records" => o with { Producer = o.Producer with { BlockRecords = Math.Max(1, checked((int)Long())) } },
                 "--batch-size" => o with { Producer = o.Producer with { BatchSizeBytes = checked((int)Long()) } },
                 "--bootstrap-servers" => o with { BootstrapServers = Next() },
                 "--json" => o with { JsonPath = Next() },
@@ -103,9 +110,9 @@ public sealed record RawReport(
 public static class RawCommand
 {
     /// <summary>Consumer settings line, shared by output and JSON.</summary>
-    public const string ConsumerSettings =
-        "fresh group.id per run, auto.offset.reset=earliest, enable.auto.commit=false, librdkafka fetch defaults, one consumer, " +
-        "timed from first record to the N-th (group join excluded)";
+    public static string ConsumerSettings(RawOptions options) =>
+        $"one consumer, fresh group.id per run, auto.offset.reset=earliest, enable.auto.commit=false, fetch.queue.backoff.ms={options.FetchQueueBackoffMs}, " +
+        "other fetch settings librdkafka defaults; timed from first record to the N-th (group join excluded)";
 
     /// <summary>Runs the subcommand; returns the process exit code.</summary>
     public static async Task<int> RunAsync(RawOptions options, CancellationToken cancellationToken)
@@ -121,7 +128,7 @@ public static class RawCommand
         Console.WriteLine($"  workload    : {options.Records:N0} records x {options.Size} B value (null key, no headers), {partitions} partitions, RF=min(3,brokers)");
         Console.WriteLine($"  partitions  : {note}");
         Console.WriteLine($"  producer    : {options.Producer.Describe()}");
-        Console.WriteLine($"  consumer    : {ConsumerSettings}");
+        Console.WriteLine($"  consumer    : {ConsumerSettings(options)}");
         Console.WriteLine($"  runs        : {(options.Warmup ? "1 warm-up (discarded) + " : "")}{options.Repetitions} timed; each run uses a fresh topic; consumed count verified = produced count");
         Console.WriteLine($"  load (1/5/15): {LoadAverage()}");
         Console.WriteLine();
@@ -139,7 +146,7 @@ public static class RawCommand
                 broker.BootstrapServers, topic, partitions, options.Records, options.Size, options.Producer,
                 n => Progress(label, "produce", n, options.Records), cancellationToken).ConfigureAwait(false);
             var consume = await RawThroughput.MeasureConsumeAsync(
-                broker.BootstrapServers, topic, produce.Records,
+                broker.BootstrapServers, topic, produce.Records, options.FetchQueueBackoffMs,
                 n => Progress(label, "consume", n, options.Records), cancellationToken).ConfigureAwait(false);
             await broker.CheckForDroppedDataAsync().ConfigureAwait(false);
 
@@ -155,7 +162,7 @@ public static class RawCommand
 
         var report = new RawReport(
             "raw", started, machine, broker.Description, options.Records, options.Size, options.Partitions, partitions, note,
-            options.Producer.Describe(), ConsumerSettings, repetitions,
+            options.Producer.Describe(), ConsumerSettings(options), repetitions,
             Summary.Of(repetitions.Select(r => r.Produce.RecordsPerSecond)),
             Summary.Of(repetitions.Select(r => r.Produce.MegabytesPerSecond)),
             Summary.Of(repetitions.Select(r => r.Consume.RecordsPerSecond)),
@@ -184,8 +191,9 @@ public static class RawCommand
     }
 
     /// <summary>
-    /// On the embedded broker, raises the partition count until the run fits in 80% of the mock's per-partition retention
-    /// (5 MiB), estimating ~16 bytes of record-batch overhead per record; otherwise the mock would silently drop the oldest data.
+    /// On the embedded broker, raises the partition count until the fullest partition fits in 80% of the mock's per-partition
+    /// retention (5 MiB), estimating ~16 bytes of record-batch overhead per record; otherwise the mock would silently drop the
+    /// oldest data. Exact for the round-robin block partitioner; the sticky default partitioner can overshoot (and then fails loudly).
     /// </summary>
     public static (int Partitions, string Note) ChoosePartitions(RawOptions options, bool embedded)
     {
@@ -194,14 +202,24 @@ public static class RawCommand
             return (options.Partitions, $"{options.Partitions} as requested");
         }
 
-        // Exact with the round-robin partitioner; the sticky default partitioner can put 2-3x the average on one partition.
         var budget = BenchBroker.EmbeddedPartitionMaxBytes * 8 / 10;
-        var bytes = options.Records * (options.Size + 16L);
-        var needed = (int)Math.Min(int.MaxValue, (bytes + budget - 1) / budget);
-        return needed <= options.Partitions
-            ? (options.Partitions, $"{options.Partitions} as requested (fits the embedded broker's 5 MiB/partition retention)")
-            : (needed, $"{options.Partitions} requested, raised to {needed}: the embedded broker keeps <=5 MiB or 100,000 batches per partition " +
-                       $"and silently drops older data; {options.Records:N0} x ~{options.Size + 16} B needs {needed} partitions at <=4 MiB each");
+        var block = options.Producer.RoundRobin ? options.Producer.BlockRecords : 1;
+        long Fullest(int partitions)
+        {
+            var blocks = (options.Records + block - 1) / block;
+            return Math.Min(options.Records, (blocks + partitions - 1) / partitions * block);
+        }
+
+        var partitions = options.Partitions;
+        while (Fullest(partitions) * (options.Size + 16L) > budget && partitions < 10_000)
+        {
+            partitions++;
+        }
+
+        return partitions == options.Partitions
+            ? (partitions, $"{partitions} as requested (fits the embedded broker's 5 MiB/partition retention)")
+            : (partitions, $"{options.Partitions} requested, raised to {partitions}: the embedded broker keeps <=5 MiB or 100,000 batches per partition " +
+                           $"and silently drops older data; the fullest partition must hold {Fullest(partitions):N0} x ~{options.Size + 16} B <= 4 MiB");
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
