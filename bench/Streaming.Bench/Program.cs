@@ -34,6 +34,11 @@ catch (ArgumentException ex)
     Console.Error.WriteLine(usage);
     return 2;
 }
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("cancelled");
+    return 130;
+}
 catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or Confluent.Kafka.KafkaException)
 {
     // Loud failure: a benchmark that lost or duplicated records, or stalled, has no valid figure.
