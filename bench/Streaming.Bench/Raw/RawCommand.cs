@@ -222,7 +222,7 @@ public static class RawCommand
                            $"and silently drops older data; the fullest partition must hold {Fullest(partitions):N0} x ~{options.Size + 16} B <= 4 MiB");
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static void Progress(string label, string phase, long done, long total) => Console.Error.WriteLine(done == 0 && phase == "consume"
         ? $"  ... {label} {phase}: joining consumer group / first fetch (not timed)"
