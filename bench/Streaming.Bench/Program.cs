@@ -1,1 +1,47 @@
-return 0;
+using Streaming.Bench.Micro;
+using Streaming.Bench.Raw;
+
+// Streaming.Bench: load harness (one subcommand per scenario) and BenchmarkDotNet micro-benchmarks. See BENCHMARKS.md.
+const string usage = $"""
+    usage: dotnet run -c Release --project bench/Streaming.Bench -- <command> [options]
+
+    {RawOptions.Usage}
+
+    micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
+    """;
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(usage);
+    return args.Length == 0 ? 2 : 0;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+
+try
+{
+    return args[0] switch
+    {
+        "raw" => await RawCommand.RunAsync(RawOptions.Parse(args[1..]), cancel.Token),
+        "micro" => MicroCommand.Run(args[1..]),
+        _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
+    };
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    Console.Error.WriteLine(usage);
+    return 2;
+}
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("cancelled");
+    return 130;
+}
+catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or Confluent.Kafka.KafkaException)
+{
+    // Loud failure: a benchmark that lost or duplicated records, or stalled, has no valid figure.
+    Console.Error.WriteLine($"BENCHMARK FAILED: {ex.GetType().Name}: {ex.Message}");
+    return 1;
+}
