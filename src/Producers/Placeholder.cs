@@ -1,1 +1,0 @@
-namespace Streaming.Producers; internal static class Placeholder {}

@@ -1,0 +1,304 @@
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+using Streaming.Contracts;
+using Streaming.Contracts.Erp;
+using Streaming.Contracts.Finance;
+using Streaming.Contracts.Ops;
+using Streaming.Platform.Serialization;
+using Streaming.Sinks.Journals;
+using Streaming.Sinks.Ledger;
+using PostingStatus = Streaming.Sinks.Ledger.PostingStatus;
+
+namespace Streaming.Sinks.Posting;
+
+/// <summary>Settings of the posting sink.</summary>
+public sealed record ErpPostingSinkOptions
+{
+    /// <summary>Consumer group.</summary>
+    public string GroupId { get; init; } = "streaming-erp-posting-sink";
+
+    /// <summary>Most records written in one ledger transaction.</summary>
+    public int MaxBatchSize { get; init; } = 500;
+
+    /// <summary>Longest a partial batch waits before it is written.</summary>
+    public TimeSpan MaxBatchWait { get; init; } = TimeSpan.FromMilliseconds(200);
+}
+
+/// <summary>
+/// Consumes <c>finance.events.v1</c>, builds balanced journals and posts them to the ledger in batches: one ledger
+/// transaction per batch, then posting results to <c>erp.postings.v1</c> and rejects to <c>ops.quarantine.v1</c>
+/// (awaiting delivery), and only then the offsets are committed. A crash anywhere re-reads uncommitted records,
+/// and the ledger's unique posting key turns them into duplicates, never second postings.
+/// </summary>
+public sealed class ErpPostingSink
+{
+    private static readonly Counter Posted = Metrics.CreateCounter("streaming_sink_journals_posted_total", "Journals newly posted to the ledger.");
+    private static readonly Counter Duplicates = Metrics.CreateCounter("streaming_sink_journals_duplicate_total", "Redelivered facts whose journal was already posted.");
+    private static readonly Counter Quarantined = Metrics.CreateCounter("streaming_sink_quarantined_total", "Facts sent to quarantine.", "reason");
+    private static readonly Counter DeadLettered = Metrics.CreateCounter("streaming_sink_dead_lettered_total", "Undeserializable records sent to the DLQ.");
+
+    private readonly ConsumerConfig _consumerConfig;
+    private readonly IProducer<string, byte[]> _producer;
+    private readonly ILedger _ledger;
+    private readonly JournalBuilder _builder;
+    private readonly AvroSerdes<FinanceEvent> _events;
+    private readonly AvroSerdes<ErpPostingResult> _results;
+    private readonly AvroSerdes<QuarantineRecord> _quarantine;
+    private readonly AvroSerdes<DeadLetterRecord> _deadLetters;
+    private readonly ErpPostingSinkOptions _options;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the sink; <paramref name="producer"/> is shared and not disposed here.</summary>
+    public ErpPostingSink(ConsumerConfig consumerConfig, IProducer<string, byte[]> producer, ISchemaRegistryClient registry, ILedger ledger,
+        IChartOfAccounts chart, ErpPostingSinkOptions options, ILogger<ErpPostingSink> logger)
+    {
+        ArgumentNullException.ThrowIfNull(consumerConfig);
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _consumerConfig = new ConsumerConfig(new Dictionary<string, string>(consumerConfig))
+        {
+            GroupId = options.GroupId,
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+        };
+        _producer = producer;
+        _ledger = ledger;
+        _builder = new JournalBuilder(chart);
+        _events = new AvroSerdes<FinanceEvent>(registry);
+        _results = new AvroSerdes<ErpPostingResult>(registry);
+        _quarantine = new AvroSerdes<QuarantineRecord>(registry);
+        _deadLetters = new AvroSerdes<DeadLetterRecord>(registry);
+        _logger = logger;
+    }
+
+    /// <summary>Journals posted by this instance.</summary>
+    public long PostedCount => Interlocked.Read(ref _posted);
+
+    /// <summary>Facts this instance sent to quarantine.</summary>
+    public long QuarantinedCount => Interlocked.Read(ref _quarantined);
+
+    private long _posted;
+    private long _quarantined;
+
+    /// <summary>Runs until cancelled; a fatal Kafka error or a ledger failure escapes so the host stops and is restarted.</summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(_consumerConfig)
+            .SetErrorHandler((_, e) =>
+            {
+                if (e.IsFatal)
+                {
+                    _logger.LogCritical("Fatal consumer error {Code}: {Reason}", e.Code, e.Reason);
+                }
+                else
+                {
+                    _logger.LogWarning("Consumer error {Code}: {Reason}", e.Code, e.Reason);
+                }
+            })
+            .Build();
+        consumer.Subscribe(Topics.FinanceEvents);
+        _logger.LogInformation("ERP posting sink consuming {Topic} as group {Group}; ledger at {Ledger}", Topics.FinanceEvents, _options.GroupId, _ledger.Location);
+        await Task.Yield();
+        try
+        {
+            var batch = new List<ConsumeResult<string, byte[]>>(_options.MaxBatchSize);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                batch.Clear();
+                var deadline = DateTime.UtcNow + _options.MaxBatchWait;
+                while (batch.Count < _options.MaxBatchSize)
+                {
+                    var remaining = deadline - DateTime.UtcNow;
+                    if (remaining <= TimeSpan.Zero)
+                    {
+                        break;
+                    }
+
+                    ConsumeResult<string, byte[]>? result;
+                    try
+                    {
+                        result = consumer.Consume(remaining);
+                    }
+                    catch (ConsumeException ex) when (!ex.Error.IsFatal)
+                    {
+                        _logger.LogWarning(ex, "Consume failed at {Coordinates}; retrying", ex.ConsumerRecord?.TopicPartitionOffset);
+                        continue;
+                    }
+
+                    if (result is null || result.IsPartitionEOF)
+                    {
+                        if (batch.Count > 0)
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    batch.Add(result);
+                }
+
+                if (batch.Count > 0)
+                {
+                    await ProcessBatchAsync(batch, stoppingToken).ConfigureAwait(false);
+                    // Only now, with the ledger committed and results delivered, may the offsets move.
+                    consumer.Commit(batch.GroupBy(r => r.TopicPartition)
+                        .Select(g => new TopicPartitionOffset(g.Key, g.Max(r => r.Offset.Value) + 1)));
+                }
+            }
+        }
+        finally
+        {
+            consumer.Close();
+        }
+    }
+
+    private async Task ProcessBatchAsync(List<ConsumeResult<string, byte[]>> batch, CancellationToken ct)
+    {
+        var journals = new List<(Journal Journal, FinanceEvent Event)>();
+        var outgoing = new List<Message<string, byte[]>>();
+        var outgoingTopics = new List<string>();
+        foreach (var record in batch)
+        {
+            FinanceEvent fe;
+            try
+            {
+                fe = _events.Deserialize(record.Message.Value, record.Message.Value is null, new SerializationContext(MessageComponentType.Value, record.Topic, record.Message.Headers));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                outgoing.Add(DeadLetter(record, ex));
+                outgoingTopics.Add(Topics.DeadLetters);
+                DeadLettered.Inc();
+                continue;
+            }
+
+            try
+            {
+                var fact = FinanceFactMapper.ToFact(fe);
+                journals.Add((_builder.Build(fact with { Source = fact.Source with { Topic = record.Topic, Partition = record.Partition.Value, Offset = record.Offset.Value } }), fe));
+            }
+            catch (JournalRejectedException ex)
+            {
+                outgoing.Add(QuarantineMessage(record, fe, ex.ReasonCode, ex.Message, ex.Imbalance));
+                outgoingTopics.Add(Topics.Quarantine);
+                Quarantined.WithLabels(ex.ReasonCode).Inc();
+                Interlocked.Increment(ref _quarantined);
+            }
+        }
+
+        var outcomes = journals.Count == 0 ? [] : await _ledger.PostBatchAsync(journals.Select(j => j.Journal).ToList(), ct).ConfigureAwait(false);
+        for (var i = 0; i < outcomes.Count; i++)
+        {
+            var (journal, fe) = journals[i];
+            var outcome = outcomes[i];
+            switch (outcome.Status)
+            {
+                case PostingStatus.Posted:
+                    Posted.Inc();
+                    Interlocked.Increment(ref _posted);
+                    break;
+                case PostingStatus.Duplicate:
+                    Duplicates.Inc();
+                    break;
+                case PostingStatus.Conflict:
+                    var record = batch.First(r => r.Offset.Value == journal.Source.Offset && r.Partition.Value == journal.Source.Partition);
+                    outgoing.Add(QuarantineMessage(record, fe, "POSTING_KEY_CONFLICT",
+                        $"{journal.PostingKey} was already posted as {outcome.ErpDocumentId} with different content (hash {outcome.ContentHash})", 0m));
+                    outgoingTopics.Add(Topics.Quarantine);
+                    Quarantined.WithLabels("POSTING_KEY_CONFLICT").Inc();
+                    Interlocked.Increment(ref _quarantined);
+                    continue;
+            }
+
+            // Re-published for duplicates too: erp.postings.v1 is compacted by posting key, so this is harmless
+            // and repairs a result lost when a crash came between the ledger commit and the publish.
+            var result = new ErpPostingResult
+            {
+                postingKey = journal.PostingKey,
+                correlationId = journal.CorrelationId,
+                erpDocumentId = outcome.ErpDocumentId,
+                status = outcome.Status == PostingStatus.Posted ? Contracts.Erp.PostingStatus.POSTED : Contracts.Erp.PostingStatus.DUPLICATE,
+                contentHash = outcome.ContentHash,
+                legalEntityId = journal.LegalEntityId,
+                currency = journal.Currency,
+                totalDebits = Money.ToAvro(journal.TotalDebits),
+                postedAt = outcome.PostedAt.UtcDateTime,
+                ledgerName = _ledger.Location,
+                rejectionReason = null,
+            };
+            outgoing.Add(new Message<string, byte[]>
+            {
+                Key = journal.PostingKey,
+                Value = _results.SerializeValue(result, Topics.ErpPostings),
+                Headers = TracingHeaders.Create(journal.CorrelationId, TracingHeaders.Get(batch[0].Message.Headers, TracingHeaders.TraceParent)),
+            });
+            outgoingTopics.Add(Topics.ErpPostings);
+        }
+
+        var deliveries = outgoing.Select((m, i) => _producer.ProduceAsync(outgoingTopics[i], m, ct)).ToList();
+        await Task.WhenAll(deliveries).ConfigureAwait(false);
+    }
+
+    private Message<string, byte[]> QuarantineMessage(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance)
+    {
+        var context = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["customer"] = fe.customerId,
+            ["amount"] = Money.ToDecimal(fe.totalAmount).ToString(CultureInfo.InvariantCulture),
+            ["currency"] = fe.currency,
+            ["legal_entity"] = fe.legalEntityId,
+            ["document_number"] = fe.documentNumber ?? fe.source.objectId,
+        };
+        if (imbalance != 0m)
+        {
+            context["imbalance"] = imbalance.ToString(CultureInfo.InvariantCulture);
+        }
+
+        var q = new QuarantineRecord
+        {
+            quarantineId = $"q_{record.Topic}_{record.Partition.Value}_{record.Offset.Value}",
+            reasonCode = reason,
+            reasonDetail = detail,
+            missing = [],
+            stage = _options.GroupId,
+            correlationId = fe.correlationId,
+            postingKey = fe.postingKey,
+            businessContext = context,
+            sourceTopic = record.Topic,
+            sourcePartition = record.Partition.Value,
+            sourceOffset = record.Offset.Value,
+            originalKey = record.Message.Key is null ? null : Encoding.UTF8.GetBytes(record.Message.Key),
+            originalValue = record.Message.Value,
+            headers = record.Message.Headers?.ToDictionary(h => h.Key, h => h.GetValueBytes()) ?? new Dictionary<string, byte[]>(),
+            quarantinedAt = DateTime.UtcNow,
+        };
+        _logger.LogWarning("Quarantined {PostingKey} ({Reason}): {Detail}", fe.postingKey, reason, detail);
+        return new Message<string, byte[]> { Key = fe.correlationId, Value = _quarantine.SerializeValue(q, Topics.Quarantine), Headers = record.Message.Headers };
+    }
+
+    private Message<string, byte[]> DeadLetter(ConsumeResult<string, byte[]> record, Exception ex)
+    {
+        _logger.LogError(ex, "Undeserializable record at {Coordinates} sent to {Dlq}", record.TopicPartitionOffset, Topics.DeadLetters);
+        var d = new DeadLetterRecord
+        {
+            originalTopic = record.Topic,
+            originalPartition = record.Partition.Value,
+            originalOffset = record.Offset.Value,
+            originalTimestamp = record.Message.Timestamp.UtcDateTime,
+            originalKey = record.Message.Key is null ? null : Encoding.UTF8.GetBytes(record.Message.Key),
+            originalValue = record.Message.Value,
+            headers = record.Message.Headers?.ToDictionary(h => h.Key, h => h.GetValueBytes()) ?? new Dictionary<string, byte[]>(),
+            errorType = ex.GetType().FullName ?? ex.GetType().Name,
+            errorMessage = ex.Message,
+            consumerGroup = _options.GroupId,
+            failedAt = DateTime.UtcNow,
+        };
+        return new Message<string, byte[]> { Key = record.Message.Key ?? string.Empty, Value = _deadLetters.SerializeValue(d, Topics.DeadLetters), Headers = record.Message.Headers };
+    }
+}

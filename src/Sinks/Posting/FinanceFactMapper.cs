@@ -1,0 +1,42 @@
+using Streaming.Contracts;
+using Streaming.Contracts.Finance;
+using Streaming.Sinks.Journals;
+
+namespace Streaming.Sinks.Posting;
+
+/// <summary>Maps the Avro canonical finance event to the sink's <see cref="FinanceFact"/>.</summary>
+public static class FinanceFactMapper
+{
+    /// <summary>Maps one event; amounts stay exact decimals.</summary>
+    public static FinanceFact ToFact(FinanceEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        var kind = e.eventType switch
+        {
+            FinanceEventType.INVOICE_ISSUED => FinanceEventKind.InvoiceIssued,
+            FinanceEventType.INVOICE_VOIDED => FinanceEventKind.InvoiceVoided,
+            FinanceEventType.PAYMENT_APPLIED => FinanceEventKind.PaymentApplied,
+            FinanceEventType.CREDIT_ISSUED => FinanceEventKind.CreditIssued,
+            FinanceEventType.REFUND_ISSUED => FinanceEventKind.RefundIssued,
+            FinanceEventType.USAGE_ACCRUED => FinanceEventKind.UsageAccrued,
+            FinanceEventType.REVENUE_RECOGNIZED => FinanceEventKind.RevenueRecognized,
+            _ => throw new ArgumentOutOfRangeException(nameof(e), e.eventType, $"{e.postingKey}: unknown event type"),
+        };
+        var lines = e.lines
+            .Where(l => l.kind != Contracts.Finance.FinanceLineKind.CASH) // cash is implied by the payment templates
+            .Select(l => new FinanceLine(l.lineId, l.kind switch
+            {
+                Contracts.Finance.FinanceLineKind.SUBSCRIPTION => Journals.FinanceLineKind.Subscription,
+                Contracts.Finance.FinanceLineKind.SERVICES => Journals.FinanceLineKind.Services,
+                Contracts.Finance.FinanceLineKind.USAGE => Journals.FinanceLineKind.Usage,
+                Contracts.Finance.FinanceLineKind.TAX => Journals.FinanceLineKind.Tax,
+                Contracts.Finance.FinanceLineKind.FEE => Journals.FinanceLineKind.Fee,
+                _ => Journals.FinanceLineKind.Cash,
+            }, Money.ToDecimal(l.amount), l.productId, l.taxJurisdiction, l.servicePeriodStart is not null && l.servicePeriodEnd is not null))
+            .ToList();
+        var s = e.source;
+        return new FinanceFact(e.eventId, kind, e.postingKey, e.correlationId, e.legalEntityId, e.customerId, e.currency,
+            Money.ToDecimal(e.totalAmount), Money.ToDecimal(e.taxAmount), e.effectiveDate, e.documentNumber, lines,
+            new SourceCoordinates(s.system, s.objectType, s.objectId, s.eventId, s.topic, s.partition, s.offset));
+    }
+}

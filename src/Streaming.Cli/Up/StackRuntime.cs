@@ -1,0 +1,172 @@
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Microsoft.Extensions.Logging;
+using Streaming.Platform.Configuration;
+using Streaming.Platform.Embedded;
+using Streaming.Platform.Topics;
+using Streaming.SchemaRegistry;
+
+namespace Streaming.Cli.Up;
+
+/// <summary>
+/// The running Kafka side of the product: a real cluster and registry when configured, otherwise the embedded
+/// mock cluster and the embedded registry, with every manifest topic applied and every schema registered.
+/// </summary>
+public sealed class StackRuntime : IAsyncDisposable
+{
+    private StackRuntime(KafkaOptions kafka, EmbeddedKafkaCluster? cluster, EmbeddedSchemaRegistry? registry, string registryUrl, ISchemaRegistryClient client)
+    {
+        Kafka = kafka;
+        Cluster = cluster;
+        EmbeddedRegistry = registry;
+        BootstrapServers = cluster?.BootstrapServers ?? kafka.BootstrapServers!;
+        SchemaRegistryUrl = registryUrl;
+        Registry = client;
+    }
+
+    /// <summary>Kafka options in force.</summary>
+    public KafkaOptions Kafka { get; }
+
+    /// <summary>The embedded cluster, when no bootstrap servers were configured.</summary>
+    public EmbeddedKafkaCluster? Cluster { get; }
+
+    /// <summary>The embedded registry, when no registry URL was configured.</summary>
+    public EmbeddedSchemaRegistry? EmbeddedRegistry { get; }
+
+    /// <summary>Bootstrap servers in use.</summary>
+    public string BootstrapServers { get; }
+
+    /// <summary>Registry URL in use.</summary>
+    public string SchemaRegistryUrl { get; }
+
+    /// <summary>Registry client shared by every serializer in the process.</summary>
+    public ISchemaRegistryClient Registry { get; }
+
+    /// <summary>Starts (or connects to) the stack, applies the topic manifest and registers <paramref name="schemasDir"/>.</summary>
+    public static async Task<StackRuntime> StartAsync(KafkaOptions kafka, SchemaRegistryOptions registryOptions, EmbeddedStackOptions embedded,
+        string schemasDir, TopicManifest manifest, ILoggerFactory loggerFactory, TextWriter output, CancellationToken ct)
+    {
+        var log = loggerFactory.CreateLogger<StackRuntime>();
+        EmbeddedKafkaCluster? cluster = null;
+        EmbeddedSchemaRegistry? registry = null;
+        try
+        {
+            if (kafka.UseEmbedded)
+            {
+                cluster = EmbeddedKafkaCluster.Start(new EmbeddedKafkaOptions
+                {
+                    Brokers = embedded.Brokers,
+                    WatermarkCheckInterval = TimeSpan.FromSeconds(embedded.WatermarkCheckSeconds),
+                }, loggerFactory);
+                output.WriteLine($"Kafka: embedded librdkafka mock cluster, {cluster.BrokerCount} brokers at {cluster.BootstrapServers} (not a production broker; see docs/embedded-stack.md)");
+            }
+            else
+            {
+                output.WriteLine($"Kafka: {kafka.BootstrapServers}");
+            }
+
+            string url;
+            if (registryOptions.UseEmbedded)
+            {
+                registry = await EmbeddedSchemaRegistry.StartAsync(null, loggerFactory, ct).ConfigureAwait(false);
+                url = registry.Url;
+                output.WriteLine($"Schema registry: embedded at {url}");
+            }
+            else
+            {
+                url = registryOptions.Url!;
+                output.WriteLine($"Schema registry: {url}");
+            }
+
+            var clientConfig = new SchemaRegistryConfig { Url = url };
+            foreach (var (k, v) in registryOptions.Client)
+            {
+                clientConfig.Set(k, v);
+            }
+
+            var client = new CachedSchemaRegistryClient(clientConfig);
+            var runtime = new StackRuntime(kafka, cluster, registry, url, client);
+
+            // Topics first: nothing may produce to a topic the manifest did not shape.
+            using (var adminHandle = cluster is not null ? (IDisposable)new EmbeddedTopicAdmin(cluster) : KafkaTopicAdmin.Connect(runtime.AdminConfig()))
+            {
+                var report = await TopicApplier.ApplyAsync(manifest, (ITopicAdmin)adminHandle, dryRun: false, ct).ConfigureAwait(false);
+                output.WriteLine($"Topics: {report.Topics.Count(t => t.Status == TopicApplyStatus.Created)} created, {report.Topics.Count(t => t.Status == TopicApplyStatus.Exists)} existing, {report.Topics.Count(t => t.Status == TopicApplyStatus.Drift)} drifted");
+                if (report.HasErrors)
+                {
+                    throw new InvalidOperationException("Applying the topic manifest failed:\n" + report.Render());
+                }
+
+                if (report.HasDrift)
+                {
+                    log.LogWarning("Topic drift (left as is):\n{Report}", report.Render());
+                }
+            }
+
+            var catalog = SchemaCatalog.Load(schemasDir);
+            var registered = await SchemaCatalog.RegisterAllAsync(client, catalog, ct).ConfigureAwait(false);
+            output.WriteLine($"Schemas: {registered.Count} subjects registered from {schemasDir}");
+            return runtime;
+        }
+        catch
+        {
+            if (registry is not null)
+            {
+                await registry.DisposeAsync().ConfigureAwait(false);
+            }
+
+            cluster?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Producer settings: idempotent, acks=all, then the configured pass-through keys.</summary>
+    public ProducerConfig ProducerConfig(string clientId)
+    {
+        var config = new ProducerConfig(Merge(Kafka.Common, Kafka.Producer))
+        {
+            BootstrapServers = BootstrapServers,
+            ClientId = clientId,
+        };
+        config.EnableIdempotence ??= true;
+        config.Acks ??= Acks.All;
+        config.LingerMs ??= 5;
+        return config;
+    }
+
+    /// <summary>Consumer settings with the configured pass-through keys.</summary>
+    public ConsumerConfig ConsumerConfig(string clientId) => new(Merge(Kafka.Common, Kafka.Consumer))
+    {
+        BootstrapServers = BootstrapServers,
+        ClientId = clientId,
+    };
+
+    /// <summary>Admin settings with the configured pass-through keys.</summary>
+    public AdminClientConfig AdminConfig() => new(Merge(Kafka.Common, Kafka.Admin)) { BootstrapServers = BootstrapServers };
+
+    private static Dictionary<string, string> Merge(Dictionary<string, string> common, Dictionary<string, string> specific)
+    {
+        var merged = new Dictionary<string, string>(common, StringComparer.Ordinal);
+        foreach (var (k, v) in specific)
+        {
+            merged[k] = v;
+        }
+
+        return merged;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Registry.Dispose();
+        if (EmbeddedRegistry is not null)
+        {
+            await EmbeddedRegistry.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (Cluster is not null)
+        {
+            await Cluster.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
