@@ -1,0 +1,144 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Streaming.Cli.Up;
+using Streaming.Platform.Configuration;
+using Streaming.Platform.Topics;
+
+namespace Streaming.Cli.Commands;
+
+/// <summary><c>streaming up [--demo]</c>: starts the stack and the pipeline.</summary>
+public static class UpCommand
+{
+    /// <summary>Exit code for a bad setting or argument.</summary>
+    public const int ExitBadConfiguration = 2;
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var demo = new Option<bool>("--demo") { Description = "Produce the demo quote-to-cash month, wait until it is posted, print the summary and stop." };
+        var ledger = new Option<string?>("--ledger") { Description = "SQLite ledger file (default: Ledger:SqlitePath, state/ledger.db). The demo starts from an empty ledger." };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the pipeline to start and to catch up.", DefaultValueFactory = _ => 120 };
+        var command = new Command("up", "Start the stack (embedded unless Kafka:BootstrapServers is set) and the pipeline; Ctrl-C stops it.")
+        {
+            demo, ledger, timeout,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(demo), parse.GetValue(ledger), parse.GetValue(timeout),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        return command;
+    }
+
+    /// <summary>Loads configuration: appsettings.json, <c>STREAMING_</c> environment variables, then KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL.</summary>
+    public static IConfiguration LoadConfiguration() => new ConfigurationBuilder()
+        .SetBasePath(Directory.GetCurrentDirectory())
+        .AddJsonFile("appsettings.json", optional: true)
+        .AddEnvironmentVariables("STREAMING_")
+        .AddStreamingEnvironment()
+        .Build();
+
+    /// <summary>The action: 0 on success, 1 when the pipeline failed, 2 on bad configuration.</summary>
+    public static async Task<int> RunAsync(bool demo, string? ledgerPath, int timeoutSeconds, TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        KafkaOptions kafka;
+        SchemaRegistryOptions registry;
+        EmbeddedStackOptions embedded;
+        LedgerOptions ledger;
+        try
+        {
+            var configuration = LoadConfiguration();
+            kafka = configuration.BindValidated(KafkaOptions.Section, new KafkaOptionsValidator());
+            registry = configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator());
+            embedded = configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section);
+            ledger = configuration.BindValidated<LedgerOptions>(LedgerOptions.Section);
+        }
+        catch (OptionsValidationException ex)
+        {
+            foreach (var failure in ex.Failures)
+            {
+                error.WriteLine($"Configuration error: {failure}");
+            }
+
+            return ExitBadConfiguration;
+        }
+
+        if (timeoutSeconds < 1)
+        {
+            error.WriteLine("--timeout must be at least 1 second.");
+            return ExitBadConfiguration;
+        }
+
+        var schemasDir = FindSchemasDirectory();
+        if (schemasDir is null)
+        {
+            error.WriteLine("Cannot find schemas/subjects.json next to the program or above the working directory.");
+            return ExitBadConfiguration;
+        }
+
+        var path = ledgerPath ?? ledger.SqlitePath;
+        var stateDir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "streamiz");
+        if (demo)
+        {
+            // A demo run is self-contained: the embedded broker starts empty, so the ledger must too.
+            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
+            {
+                if (File.Exists(f))
+                {
+                    File.Delete(f);
+                }
+            }
+
+            if (Directory.Exists(stateDir))
+            {
+                Directory.Delete(stateDir, recursive: true);
+            }
+        }
+
+        using var loggerFactory = LoggerFactory.Create(b => b
+            .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
+            .SetMinimumLevel(LogLevel.Warning)
+            .AddFilter("Streaming", LogLevel.Information)
+            .AddFilter("Streaming.Platform.Embedded", LogLevel.Warning));
+        try
+        {
+            await using var stack = await StackRuntime.StartAsync(kafka, registry, embedded, schemasDir, TopicManifest.LoadEmbedded(), loggerFactory, output, ct);
+            var runner = new PipelineRunner(stack, loggerFactory, output);
+            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct);
+            if (summary is not null)
+            {
+                PipelineRunner.Print(summary, output);
+            }
+
+            return 0;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            output.WriteLine("Stopped.");
+            return 0;
+        }
+        catch (Exception ex)
+        {
+            error.WriteLine($"up failed: {ex.Message}");
+            loggerFactory.CreateLogger("Streaming.Cli").LogDebug(ex, "up failed");
+            return 1;
+        }
+    }
+
+    /// <summary>schemas/ copied next to the program at build, else found above the working directory.</summary>
+    public static string? FindSchemasDirectory()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, "schemas");
+                if (File.Exists(Path.Combine(candidate, "subjects.json")))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        return null;
+    }
+}

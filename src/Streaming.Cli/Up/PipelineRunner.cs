@@ -1,0 +1,229 @@
+using System.Globalization;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using Microsoft.Extensions.Logging;
+using Streamiz.Kafka.Net;
+using Streamiz.Kafka.Net.Stream;
+using Streaming.Contracts;
+using Streaming.Processors.FinanceMapping;
+using Streaming.Producers;
+using Streaming.Producers.Demo;
+using Streaming.Sinks.Journals;
+using Streaming.Sinks.Ledger;
+using Streaming.Sinks.Posting;
+
+namespace Streaming.Cli.Up;
+
+/// <summary>What a demo run produced, for the printed summary and for tests.</summary>
+public sealed record PipelineSummary(
+    IReadOnlyDictionary<string, long> RecordsPerTopic,
+    long JournalsPosted,
+    long Quarantined,
+    IReadOnlyList<TrialBalanceRow> TrialBalance,
+    string LedgerLocation);
+
+/// <summary>Runs the pipeline: finance-mapping topology + ERP posting sink over a started stack.</summary>
+public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFactory, TextWriter output)
+{
+    private readonly ILogger _log = loggerFactory.CreateLogger<PipelineRunner>();
+
+    /// <summary>Starts everything; with <paramref name="demo"/> produces the demo month, waits for it to be processed and returns; otherwise runs until cancelled.</summary>
+    public async Task<PipelineSummary?> RunAsync(string ledgerPath, bool demo, string stateDir, TimeSpan timeout, CancellationToken ct)
+    {
+        await using var ledger = await SqliteLedger.OpenAsync(ledgerPath, ct).ConfigureAwait(false);
+        output.WriteLine($"Ledger: SQLite at {ledger.Location}");
+        using var producer = new ProducerBuilder<string, byte[]>(stack.ProducerConfig("streaming-cli")).Build();
+        var records = new AvroRecordProducer(producer, stack.Registry);
+
+        if (demo)
+        {
+            // Master data first: the GlobalKTables load it completely before the topology processes a record.
+            DemoScenario.ProduceMasterData(records);
+            await records.FlushAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
+        }
+
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var stream = StartTopology(stateDir);
+        try
+        {
+            await WaitForRunningAsync(stream, timeout, ct).ConfigureAwait(false);
+            var sink = new ErpPostingSink(stack.ConsumerConfig("streaming-erp-sink"), producer, stack.Registry, ledger, DefaultChartOfAccounts.Instance,
+                new ErpPostingSinkOptions(), loggerFactory.CreateLogger<ErpPostingSink>());
+            var sinkTask = Task.Run(() => sink.RunAsync(stopping.Token), CancellationToken.None);
+            output.WriteLine("Pipeline running: topology " + FinanceMappingTopology.ApplicationId + ", sink " + new ErpPostingSinkOptions().GroupId);
+
+            if (!demo)
+            {
+                output.WriteLine("Press Ctrl-C to stop.");
+                await Task.WhenAny(sinkTask, Task.Delay(Timeout.Infinite, ct)).ConfigureAwait(false);
+                await StopAsync(stopping, sinkTask).ConfigureAwait(false);
+                return null;
+            }
+
+            DemoScenario.ProduceBilling(records);
+            await records.FlushAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
+            output.WriteLine($"Demo: {records.Delivered} records produced; waiting for the pipeline to catch up…");
+            await WaitForCaughtUpAsync(sinkTask, timeout, ct).ConfigureAwait(false);
+            await StopAsync(stopping, sinkTask).ConfigureAwait(false);
+            return await SummarizeAsync(ledger, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            stream.Dispose();
+        }
+    }
+
+    private KafkaStream StartTopology(string stateDir)
+    {
+        var builder = new StreamBuilder();
+        FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry));
+        var config = new StreamConfig();
+        foreach (var (k, v) in stack.Kafka.Common)
+        {
+            config.AddConfig(k, v);
+        }
+
+        config.ApplicationId = FinanceMappingTopology.ApplicationId;
+        config.BootstrapServers = stack.BootstrapServers;
+        config.StateDir = Path.GetFullPath(stateDir);
+        config.CommitIntervalMs = 100;
+        config.AutoOffsetReset = AutoOffsetReset.Earliest;
+        config.Guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
+        config.Logger = loggerFactory;
+        config.EnableIdempotence = true;
+        var stream = new KafkaStream(builder.Build(), config);
+        stream.StateChanged += (_, state) => _topologyState = state;
+        stream.StartAsync().GetAwaiter().GetResult();
+        return stream;
+    }
+
+    private volatile KafkaStream.State? _topologyState;
+
+    private async Task WaitForRunningAsync(KafkaStream stream, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (_topologyState != KafkaStream.State.RUNNING)
+        {
+            if (DateTime.UtcNow > deadline || _topologyState == KafkaStream.State.ERROR || _topologyState == KafkaStream.State.NOT_RUNNING)
+            {
+                throw new TimeoutException($"Topology {FinanceMappingTopology.ApplicationId} did not reach RUNNING within {timeout.TotalSeconds:0} s (state {_topologyState}).");
+            }
+
+            await Task.Delay(100, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits until the topology's and the sink's committed offsets reach the end of their input topics, twice in a row.</summary>
+    private async Task WaitForCaughtUpAsync(Task sinkTask, TimeSpan timeout, CancellationToken ct)
+    {
+        using var admin = new AdminClientBuilder(stack.AdminConfig()).Build();
+        var groups = new Dictionary<string, string[]>
+        {
+            [FinanceMappingTopology.ApplicationId] = [Topics.BillingInvoices, Topics.BillingPayments],
+            [new ErpPostingSinkOptions().GroupId] = [Topics.FinanceEvents],
+        };
+        var deadline = DateTime.UtcNow + timeout;
+        var consecutive = 0;
+        long lastLag = -1;
+        while (consecutive < 2)
+        {
+            if (sinkTask.IsFaulted)
+            {
+                await sinkTask.ConfigureAwait(false);
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The pipeline did not catch up within {timeout.TotalSeconds:0} s (lag {lastLag}).");
+            }
+
+            long lag = 0;
+            foreach (var (group, topics) in groups)
+            {
+                lag += await LagAsync(admin, group, topics, ct).ConfigureAwait(false);
+            }
+
+            if (lag != lastLag)
+            {
+                output.WriteLine($"  … remaining lag {lag} record(s)");
+                lastLag = lag;
+            }
+
+            consecutive = lag == 0 ? consecutive + 1 : 0;
+            await Task.Delay(300, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<long> LagAsync(IAdminClient admin, string group, string[] topics, CancellationToken ct)
+    {
+        var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
+        var partitions = metadata.Topics.Where(t => topics.Contains(t.Topic))
+            .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId))).ToList();
+        var ends = await admin.ListOffsetsAsync(partitions.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Latest() }))
+            .WaitAsync(ct).ConfigureAwait(false);
+        var committed = (await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, partitions)]).WaitAsync(ct).ConfigureAwait(false))
+            .Single().Partitions.ToDictionary(p => p.TopicPartition, p => p.Offset.IsSpecial ? 0 : p.Offset.Value);
+        return ends.ResultInfos.Sum(r => Math.Max(0, r.TopicPartitionOffsetError.Offset.Value - committed.GetValueOrDefault(r.TopicPartitionOffsetError.TopicPartition)));
+    }
+
+    private async Task StopAsync(CancellationTokenSource stopping, Task sinkTask)
+    {
+        await stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await sinkTask.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _log.LogInformation("Pipeline stopped");
+    }
+
+    private async Task<PipelineSummary> SummarizeAsync(ILedger ledger, CancellationToken ct)
+    {
+        using var admin = new AdminClientBuilder(stack.AdminConfig()).Build();
+        var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
+        var partitions = metadata.Topics.Where(t => !t.Topic.StartsWith("__", StringComparison.Ordinal))
+            .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId))).ToList();
+        var ends = await admin.ListOffsetsAsync(partitions.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Latest() }))
+            .WaitAsync(ct).ConfigureAwait(false);
+        var perTopic = ends.ResultInfos.GroupBy(r => r.TopicPartitionOffsetError.Topic)
+            .ToDictionary(g => g.Key, g => g.Sum(r => Math.Max(0, r.TopicPartitionOffsetError.Offset.Value)), StringComparer.Ordinal);
+        var journals = await ledger.CountJournalsAsync(ct).ConfigureAwait(false);
+        return new PipelineSummary(new SortedDictionary<string, long>(perTopic, StringComparer.Ordinal), journals,
+            perTopic.GetValueOrDefault(Topics.Quarantine), await ledger.TrialBalanceAsync(ct).ConfigureAwait(false), ledger.Location);
+    }
+
+    /// <summary>Writes the summary as people read it.</summary>
+    public static void Print(PipelineSummary summary, TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        ArgumentNullException.ThrowIfNull(output);
+        output.WriteLine();
+        output.WriteLine("Records per topic");
+        foreach (var (topic, count) in summary.RecordsPerTopic.Where(kv => kv.Value > 0))
+        {
+            output.WriteLine($"  {topic,-28} {count,8}");
+        }
+
+        output.WriteLine();
+        output.WriteLine($"Journals posted: {summary.JournalsPosted}");
+        output.WriteLine($"Quarantined:     {summary.Quarantined}");
+        output.WriteLine($"Ledger:          {summary.LedgerLocation}");
+        foreach (var group in summary.TrialBalance.GroupBy(r => (r.LegalEntityId, r.Currency)))
+        {
+            output.WriteLine();
+            output.WriteLine($"Trial balance {group.Key.LegalEntityId} {group.Key.Currency}");
+            output.WriteLine($"  {"account",-14} {"debit",14} {"credit",14} {"balance",14}");
+            foreach (var row in group)
+            {
+                output.WriteLine($"  {row.Account,-14} {Fmt(row.Debits),14} {Fmt(row.Credits),14} {Fmt(row.Balance),14}");
+            }
+
+            output.WriteLine($"  {"total",-14} {Fmt(group.Sum(r => r.Debits)),14} {Fmt(group.Sum(r => r.Credits)),14} {Fmt(group.Sum(r => r.Balance)),14}");
+        }
+
+        static string Fmt(decimal d) => d.ToString("#,##0.00##", CultureInfo.InvariantCulture);
+    }
+}
