@@ -1,0 +1,61 @@
+using Streaming.Cli.Commands;
+using Streaming.Sinks.Ledger;
+
+namespace Streaming.Cli.Tests;
+
+/// <summary>
+/// The walking skeleton end to end: <c>up --demo</c> on the embedded stack (or the cluster in KAFKA_BOOTSTRAP_SERVERS)
+/// through producer → Avro topics → Streamiz topology → finance events → posting sink → SQLite ledger, asserting
+/// the exact ledger it must produce. Does not cover failure handling (crash, redelivery): those belong to the sink's tests.
+/// </summary>
+public sealed class DemoEndToEndTests
+{
+    [Fact]
+    public async Task Demo_month_posts_exact_balanced_journals_and_quarantines_the_unlinked_customer()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var dir = Directory.CreateTempSubdirectory("demo-e2e-");
+        var ledgerPath = Path.Combine(dir.FullName, "ledger.db");
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var exit = await UpCommand.RunAsync(demo: true, ledgerPath, timeoutSeconds: 150, output, error, ct);
+
+        Assert.True(exit == 0, $"up --demo exited {exit}\n{error}\n{output}");
+        var text = output.ToString();
+        Assert.Contains("Journals posted: 9", text, StringComparison.Ordinal);
+        Assert.Contains("Quarantined:     1", text, StringComparison.Ordinal);
+
+        await using var ledger = await SqliteLedger.OpenAsync(ledgerPath, ct);
+        Assert.Equal(9, await ledger.CountJournalsAsync(ct));
+        var rows = (await ledger.TrialBalanceAsync(ct)).ToDictionary(r => (r.LegalEntityId, r.Currency, r.Account));
+
+        // US01 / USD: two invoices fully paid, fees 53.17 + 19.76.
+        Assert.Equal((2494.36m, 2494.36m), Totals(rows, "US01", "USD", "1100"));
+        Assert.Equal((2421.43m, 0m), Totals(rows, "US01", "USD", "1000"));
+        Assert.Equal((72.93m, 0m), Totals(rows, "US01", "USD", "6100"));
+        Assert.Equal((0m, 1800.00m), Totals(rows, "US01", "USD", "2400"));
+        Assert.Equal((0m, 500.00m), Totals(rows, "US01", "USD", "4200"));
+        Assert.Equal((0m, 45.30m), Totals(rows, "US01", "USD", "1150"));
+        Assert.Equal((0m, 123.25m), Totals(rows, "US01", "USD", "2300-US-CA"));
+        Assert.Equal((0m, 25.81m), Totals(rows, "US01", "USD", "2300-US-NY"));
+
+        // DE01 / EUR: RE-2002 open (1,095.40 receivable), RE-2003 issued and voided.
+        Assert.Equal((4070.40m, 2975.00m), Totals(rows, "DE01", "EUR", "1100"));
+        Assert.Equal((2814.29m, 0m), Totals(rows, "DE01", "EUR", "1000"));
+        Assert.Equal((19.00m, 649.90m), Totals(rows, "DE01", "EUR", "2300-DE"));
+        Assert.Equal((100.00m, 900.00m), Totals(rows, "DE01", "EUR", "4200"));
+        Assert.Equal((0m, 2400.00m), Totals(rows, "DE01", "EUR", "2400"));
+
+        foreach (var group in rows.Values.GroupBy(r => (r.LegalEntityId, r.Currency)))
+        {
+            Assert.Equal(0m, group.Sum(r => r.Balance));
+        }
+
+        Assert.DoesNotContain(rows.Keys, k => k.Currency is not ("USD" or "EUR"));
+        dir.Delete(recursive: true);
+    }
+
+    private static (decimal Debits, decimal Credits) Totals(Dictionary<(string, string, string), TrialBalanceRow> rows, string entity, string currency, string account)
+        => rows.TryGetValue((entity, currency, account), out var r) ? (r.Debits, r.Credits) : throw new Xunit.Sdk.XunitException($"no postings on {entity} {currency} {account}");
+}
