@@ -68,6 +68,8 @@ public sealed class FaultInjectionTests(KafkaStackFixture stack)
 
                 if (i == 1_400)
                 {
+                    // Only bring broker 1 back once records produced during the outage were delivered by broker 2.
+                    WaitUntil(() => Volatile.Read(ref delivered) >= 1_000, TimeSpan.FromSeconds(30), "1,000 deliveries during the outage", ct);
                     cluster.SetBrokerUp(1);
                     for (var p = 0; p < partitions; p++)
                     {

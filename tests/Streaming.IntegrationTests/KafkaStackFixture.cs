@@ -45,6 +45,7 @@ public sealed class KafkaStackFixture : IAsyncLifetime
     private CachedSchemaRegistryClient? _registry;
     private IAdminClient? _admin;
     private int _brokerCount;
+    private readonly System.Collections.Concurrent.ConcurrentBag<string> _createdTopics = [];
 
     /// <summary>Which broker was chosen.</summary>
     public KafkaStackKind Kind { get; private set; }
@@ -189,6 +190,7 @@ public sealed class KafkaStackFixture : IAsyncLifetime
         }
 
         var admin = _admin ?? throw NotStarted();
+        _createdTopics.Add(name);
         try
         {
             await admin.CreateTopicsAsync([new TopicSpecification { Name = name, NumPartitions = partitions, ReplicationFactor = replication }])
@@ -226,6 +228,19 @@ public sealed class KafkaStackFixture : IAsyncLifetime
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Kind == KafkaStackKind.Real && _admin is not null && !_createdTopics.IsEmpty)
+        {
+            // Per-test topics would pile up on a shared cluster; the manifest topics stay.
+            try
+            {
+                await _admin.DeleteTopicsAsync(_createdTopics.Distinct(StringComparer.Ordinal).ToList());
+            }
+            catch (DeleteTopicsException ex)
+            {
+                Console.Error.WriteLine($"[KafkaStackFixture] could not delete every test topic: {ex.Message}");
+            }
+        }
+
         _admin?.Dispose();
         _registry?.Dispose();
         if (_embeddedRegistry is not null)
