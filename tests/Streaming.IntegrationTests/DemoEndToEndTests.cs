@@ -1,7 +1,7 @@
 using Streaming.Cli.Commands;
 using Streaming.Sinks.Ledger;
 
-namespace Streaming.Cli.Tests;
+namespace Streaming.IntegrationTests;
 
 /// <summary>
 /// The walking skeleton end to end: <c>up --demo</c> on the embedded stack (or the cluster in KAFKA_BOOTSTRAP_SERVERS)

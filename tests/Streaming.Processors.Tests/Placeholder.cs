@@ -1,1 +1,0 @@
-namespace Streaming.Processors.Tests;
