@@ -94,16 +94,22 @@ public static class UpCommand
             }
         }
 
+        // Once the pipeline has stopped, Streamiz's background clients may still log connection failures while the
+        // embedded brokers shut down; those say nothing about the run, so they are dropped then.
+        var stopped = false;
         using var loggerFactory = LoggerFactory.Create(b => b
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
             .SetMinimumLevel(LogLevel.Warning)
             .AddFilter("Streaming", LogLevel.Information)
-            .AddFilter("Streaming.Platform.Embedded", LogLevel.Warning));
+            .AddFilter("Streaming.Platform.Embedded", LogLevel.Warning)
+            .AddFilter((category, level) => level >= LogLevel.Warning
+                && !(Volatile.Read(ref stopped) && category is not null && category.StartsWith("Streamiz", StringComparison.Ordinal))));
         try
         {
             await using var stack = await StackRuntime.StartAsync(kafka, registry, embedded, schemasDir, TopicManifest.LoadEmbedded(), loggerFactory, output, ct);
             var runner = new PipelineRunner(stack, loggerFactory, output);
             var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct);
+            Volatile.Write(ref stopped, true);
             if (summary is not null)
             {
                 PipelineRunner.Print(summary, output);

@@ -56,6 +56,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             {
                 output.WriteLine("Press Ctrl-C to stop.");
                 await Task.WhenAny(sinkTask, Task.Delay(Timeout.Infinite, ct)).ConfigureAwait(false);
+                output.WriteLine("Stopping: sink…");
                 await StopAsync(stopping, sinkTask).ConfigureAwait(false);
                 return null;
             }
@@ -69,7 +70,9 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
         finally
         {
+            output.WriteLine("Stopping: topology…");
             stream.Dispose();
+            output.WriteLine("Stopped: topology.");
         }
     }
 
