@@ -23,7 +23,7 @@ public sealed class DemoEndToEndTests
 
         Assert.True(exit == 0, $"up --demo exited {exit}\n{error}\n{output}");
         var text = output.ToString();
-        Assert.Contains("Journals posted: 9", text, StringComparison.Ordinal);
+        Assert.Contains("Journals posted: 9 in the ledger (9 new this run, 0 duplicate", text, StringComparison.Ordinal);
         Assert.Contains("Quarantined:     1", text, StringComparison.Ordinal);
 
         await using var ledger = await SqliteLedger.OpenAsync(ledgerPath, ct);
@@ -54,6 +54,32 @@ public sealed class DemoEndToEndTests
 
         Assert.DoesNotContain(rows.Keys, k => k.Currency is not ("USD" or "EUR"));
         dir.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task Running_the_demo_again_against_the_same_ledger_posts_nothing_new()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var dir = Directory.CreateTempSubdirectory("demo-rerun-");
+        var ledgerPath = Path.Combine(dir.FullName, "ledger.db");
+        Assert.Equal(0, await UpCommand.RunAsync(demo: true, ledgerPath, timeoutSeconds: 150, new StringWriter(), new StringWriter(), ct));
+        var hashBefore = await LedgerFingerprintAsync(ledgerPath, ct);
+
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await UpCommand.RunAsync(demo: true, ledgerPath, timeoutSeconds: 150, output, error, ct);
+
+        Assert.True(exit == 0, $"second up --demo exited {exit}\n{error}\n{output}");
+        Assert.Contains("Journals posted: 9 in the ledger (0 new this run, 9 duplicate deliveries ignored)", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal(hashBefore, await LedgerFingerprintAsync(ledgerPath, ct));
+        dir.Delete(recursive: true);
+    }
+
+    private static async Task<string> LedgerFingerprintAsync(string path, CancellationToken ct)
+    {
+        await using var ledger = await SqliteLedger.OpenAsync(path, ct);
+        var rows = await ledger.TrialBalanceAsync(ct);
+        return $"{await ledger.CountJournalsAsync(ct)}|" + string.Join(";", rows.Select(r => $"{r.LegalEntityId}/{r.Currency}/{r.Account}={r.Debits}:{r.Credits}"));
     }
 
     private static (decimal Debits, decimal Credits) Totals(Dictionary<(string, string, string), TrialBalanceRow> rows, string entity, string currency, string account)

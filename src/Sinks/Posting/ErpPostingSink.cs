@@ -79,11 +79,15 @@ public sealed class ErpPostingSink
     /// <summary>Journals posted by this instance.</summary>
     public long PostedCount => Interlocked.Read(ref _posted);
 
+    /// <summary>Facts this instance found already posted (redelivery, replay): nothing written.</summary>
+    public long DuplicateCount => Interlocked.Read(ref _duplicates);
+
     /// <summary>Facts this instance sent to quarantine.</summary>
     public long QuarantinedCount => Interlocked.Read(ref _quarantined);
 
     private long _posted;
     private long _quarantined;
+    private long _duplicates;
 
     /// <summary>Runs until cancelled; a fatal Kafka error or a ledger failure escapes so the host stops and is restarted.</summary>
     public async Task RunAsync(CancellationToken stoppingToken)
@@ -205,6 +209,7 @@ public sealed class ErpPostingSink
                     break;
                 case PostingStatus.Duplicate:
                     Duplicates.Inc();
+                    Interlocked.Increment(ref _duplicates);
                     break;
                 case PostingStatus.Conflict:
                     var record = batch.First(r => r.Offset.Value == journal.Source.Offset && r.Partition.Value == journal.Source.Partition);

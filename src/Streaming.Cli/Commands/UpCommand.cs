@@ -18,7 +18,7 @@ public static class UpCommand
     public static Command Create()
     {
         var demo = new Option<bool>("--demo") { Description = "Produce the demo quote-to-cash month, wait until it is posted, print the summary and stop." };
-        var ledger = new Option<string?>("--ledger") { Description = "SQLite ledger file (default: Ledger:SqlitePath, state/ledger.db). The demo starts from an empty ledger." };
+        var ledger = new Option<string?>("--ledger") { Description = "SQLite ledger file (default: Ledger:SqlitePath, state/ledger.db); created if missing, never emptied." };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the pipeline to start and to catch up.", DefaultValueFactory = _ => 120 };
         var command = new Command("up", "Start the stack (embedded unless Kafka:BootstrapServers is set) and the pipeline; Ctrl-C stops it.")
         {
@@ -77,39 +77,25 @@ public static class UpCommand
 
         var path = ledgerPath ?? ledger.SqlitePath;
         var stateDir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "streamiz");
-        if (demo)
+        if (kafka.UseEmbedded && Directory.Exists(stateDir))
         {
-            // A demo run is self-contained: the embedded broker starts empty, so the ledger must too.
-            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
-            {
-                if (File.Exists(f))
-                {
-                    File.Delete(f);
-                }
-            }
-
-            if (Directory.Exists(stateDir))
-            {
-                Directory.Delete(stateDir, recursive: true);
-            }
+            // The embedded broker starts empty every time, so Streamiz state from an earlier run (offset
+            // checkpoints) would point past the new topics' ends. The ledger is never touched: re-running the demo
+            // against an existing ledger posts nothing twice (same posting keys), which is the point.
+            Directory.Delete(stateDir, recursive: true);
         }
 
-        // Once the pipeline has stopped, Streamiz's background clients may still log connection failures while the
-        // embedded brokers shut down; those say nothing about the run, so they are dropped then.
-        var stopped = false;
         using var loggerFactory = LoggerFactory.Create(b => b
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
             .SetMinimumLevel(LogLevel.Warning)
             .AddFilter("Streaming", LogLevel.Information)
             .AddFilter("Streaming.Platform.Embedded", LogLevel.Warning)
-            .AddFilter((category, level) => level >= LogLevel.Warning
-                && !(Volatile.Read(ref stopped) && category is not null && category.StartsWith("Streamiz", StringComparison.Ordinal))));
+            .AddFilter((_, level) => level >= LogLevel.Warning));
         try
         {
             await using var stack = await StackRuntime.StartAsync(kafka, registry, embedded, schemasDir, TopicManifest.LoadEmbedded(), loggerFactory, output, ct);
             var runner = new PipelineRunner(stack, loggerFactory, output);
             var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct);
-            Volatile.Write(ref stopped, true);
             if (summary is not null)
             {
                 PipelineRunner.Print(summary, output);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Streamiz.Kafka.Net;
 using Streamiz.Kafka.Net.Stream;
 using Streaming.Contracts;
+using Streaming.Processors;
 using Streaming.Processors.FinanceMapping;
 using Streaming.Producers;
 using Streaming.Producers.Demo;
@@ -18,6 +19,8 @@ namespace Streaming.Cli.Up;
 public sealed record PipelineSummary(
     IReadOnlyDictionary<string, long> RecordsPerTopic,
     long JournalsPosted,
+    long JournalsPostedThisRun,
+    long DuplicatesThisRun,
     long Quarantined,
     IReadOnlyList<TrialBalanceRow> TrialBalance,
     string LedgerLocation);
@@ -43,6 +46,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var streamizLogging = StreamizLogging.Attach(loggerFactory);
         var stream = StartTopology(stateDir);
         try
         {
@@ -66,7 +70,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             output.WriteLine($"Demo: {records.Delivered} records produced; waiting for the pipeline to catch up…");
             await WaitForCaughtUpAsync(sinkTask, timeout, ct).ConfigureAwait(false);
             await StopAsync(stopping, sinkTask).ConfigureAwait(false);
-            return await SummarizeAsync(ledger, ct).ConfigureAwait(false);
+            return await SummarizeAsync(ledger, sink, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -92,7 +96,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         config.CommitIntervalMs = 100;
         config.AutoOffsetReset = AutoOffsetReset.Earliest;
         config.Guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
-        config.Logger = loggerFactory;
+        config.Logger = StreamizLogging.Factory;
         config.EnableIdempotence = true;
         var stream = new KafkaStream(builder.Build(), config);
         stream.StateChanged += (_, state) => _topologyState = state;
@@ -183,7 +187,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         _log.LogInformation("Pipeline stopped");
     }
 
-    private async Task<PipelineSummary> SummarizeAsync(ILedger ledger, CancellationToken ct)
+    private async Task<PipelineSummary> SummarizeAsync(ILedger ledger, ErpPostingSink sink, CancellationToken ct)
     {
         using var admin = new AdminClientBuilder(stack.AdminConfig()).Build();
         var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
@@ -194,7 +198,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         var perTopic = ends.ResultInfos.GroupBy(r => r.TopicPartitionOffsetError.Topic)
             .ToDictionary(g => g.Key, g => g.Sum(r => Math.Max(0, r.TopicPartitionOffsetError.Offset.Value)), StringComparer.Ordinal);
         var journals = await ledger.CountJournalsAsync(ct).ConfigureAwait(false);
-        return new PipelineSummary(new SortedDictionary<string, long>(perTopic, StringComparer.Ordinal), journals,
+        return new PipelineSummary(new SortedDictionary<string, long>(perTopic, StringComparer.Ordinal), journals, sink.PostedCount, sink.DuplicateCount,
             perTopic.GetValueOrDefault(Topics.Quarantine), await ledger.TrialBalanceAsync(ct).ConfigureAwait(false), ledger.Location);
     }
 
@@ -211,7 +215,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
 
         output.WriteLine();
-        output.WriteLine($"Journals posted: {summary.JournalsPosted}");
+        output.WriteLine($"Journals posted: {summary.JournalsPosted} in the ledger ({summary.JournalsPostedThisRun} new this run, {summary.DuplicatesThisRun} duplicate deliveries ignored)");
         output.WriteLine($"Quarantined:     {summary.Quarantined}");
         output.WriteLine($"Ledger:          {summary.LedgerLocation}");
         foreach (var group in summary.TrialBalance.GroupBy(r => (r.LegalEntityId, r.Currency)))
