@@ -175,20 +175,14 @@ internal sealed record UsageFact(UsageEvent Usage, SourcePosition Position, stri
 /// </summary>
 internal sealed class UsageRatingTransformer : ITransformer<string, UsageFact, string, UsageFact>
 {
-    private IReadOnlyKeyValueStore<string, ValueAndTimestamp<Product>>? _timestamped;
-    private IReadOnlyKeyValueStore<string, Product>? _plain;
+    private ITimestampedKeyValueStore<string, Product>? _products;
 
     public void Init(ProcessorContext<string, UsageFact> context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var store = context.GetStateStore(UsageAccrualTopology.ProductsStore)
-            ?? throw new InvalidOperationException($"global store {UsageAccrualTopology.ProductsStore} is not in the topology");
-        _timestamped = store as IReadOnlyKeyValueStore<string, ValueAndTimestamp<Product>>;
-        _plain = store as IReadOnlyKeyValueStore<string, Product>;
-        if (_timestamped is null && _plain is null)
-        {
-            throw new InvalidOperationException($"global store {UsageAccrualTopology.ProductsStore} is a {store.GetType().Name}, not a key-value store of products");
-        }
+        // The same lookup (and store type) Streamiz's own KStream–GlobalKTable join uses for its value getter.
+        _products = context.GetStateStore(UsageAccrualTopology.ProductsStore) as ITimestampedKeyValueStore<string, Product>
+            ?? throw new InvalidOperationException($"global store {UsageAccrualTopology.ProductsStore} of products is not in the topology");
     }
 
     public Record<string, UsageFact> Process(Record<string, UsageFact> record)
@@ -240,10 +234,10 @@ internal sealed class UsageRatingTransformer : ITransformer<string, UsageFact, s
     /// <summary>The first (by product id, then price id) price with the meter and currency that can rate usage.</summary>
     private (string ProductId, Price Price)? FindPrice(string meter, string currency)
     {
-        var products = _timestamped is not null
-            ? _timestamped.All().Select(kv => kv.Value?.Value)
-            : _plain!.All().Select(kv => kv.Value);
-        return products
+        // The in-memory store is a ConcurrentDictionary: enumerating it while the global thread updates it is safe.
+        // Every product is deserialized per event; fine for a handful of products, to revisit with windowed rating.
+        return _products!.All()
+            .Select(kv => kv.Value?.Value)
             .Where(p => p is not null)
             .SelectMany(p => p!.prices.Select(price => (p!.productId, price)))
             .Where(x => string.Equals(x.price.meter, meter, StringComparison.Ordinal)
