@@ -23,11 +23,11 @@ public sealed class DemoEndToEndTests
 
         Assert.True(exit == 0, $"up --demo exited {exit}\n{error}\n{output}");
         var text = output.ToString();
-        Assert.Contains("Journals posted: 9 in the ledger (9 new this run, 0 duplicate", text, StringComparison.Ordinal);
+        Assert.Contains("Journals posted: 33 in the ledger (33 new this run, 0 duplicate", text, StringComparison.Ordinal);
         Assert.Contains("Quarantined:     1", text, StringComparison.Ordinal);
 
         await using var ledger = await SqliteLedger.OpenAsync(ledgerPath, ct);
-        Assert.Equal(9, await ledger.CountJournalsAsync(ct));
+        Assert.Equal(33, await ledger.CountJournalsAsync(ct)); // 5 issued + 1 void + 3 payments + 24 usage accruals
         var rows = (await ledger.TrialBalanceAsync(ct)).ToDictionary(r => (r.LegalEntityId, r.Currency, r.Account));
 
         // US01 / USD: two invoices fully paid, fees 53.17 + 19.76.
@@ -36,7 +36,9 @@ public sealed class DemoEndToEndTests
         Assert.Equal((72.93m, 0m), Totals(rows, "US01", "USD", "6100"));
         Assert.Equal((0m, 1800.00m), Totals(rows, "US01", "USD", "2400"));
         Assert.Equal((0m, 500.00m), Totals(rows, "US01", "USD", "4200"));
-        Assert.Equal((0m, 45.30m), Totals(rows, "US01", "USD", "1150"));
+        // 12 usage events at USD 0.002 per call, each accrual rounded to the cent; October usage billed on INV-1002.
+        Assert.Equal((29.77m, 45.30m), Totals(rows, "US01", "USD", "1150"));
+        Assert.Equal((0m, 29.77m), Totals(rows, "US01", "USD", "4100"));
         Assert.Equal((0m, 123.25m), Totals(rows, "US01", "USD", "2300-US-CA"));
         Assert.Equal((0m, 25.81m), Totals(rows, "US01", "USD", "2300-US-NY"));
 
@@ -46,6 +48,8 @@ public sealed class DemoEndToEndTests
         Assert.Equal((19.00m, 649.90m), Totals(rows, "DE01", "EUR", "2300-DE"));
         Assert.Equal((100.00m, 900.00m), Totals(rows, "DE01", "EUR", "4200"));
         Assert.Equal((0m, 2400.00m), Totals(rows, "DE01", "EUR", "2400"));
+        Assert.Equal((36.40m, 120.50m), Totals(rows, "DE01", "EUR", "1150"));
+        Assert.Equal((0m, 36.40m), Totals(rows, "DE01", "EUR", "4100"));
 
         foreach (var group in rows.Values.GroupBy(r => (r.LegalEntityId, r.Currency)))
         {
@@ -70,7 +74,7 @@ public sealed class DemoEndToEndTests
         var exit = await UpCommand.RunAsync(demo: true, ledgerPath, timeoutSeconds: 150, output, error, ct);
 
         Assert.True(exit == 0, $"second up --demo exited {exit}\n{error}\n{output}");
-        Assert.Contains("Journals posted: 9 in the ledger (0 new this run, 9 duplicate deliveries ignored)", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Journals posted: 33 in the ledger (0 new this run, 33 duplicate deliveries ignored)", output.ToString(), StringComparison.Ordinal);
         Assert.Equal(hashBefore, await LedgerFingerprintAsync(ledgerPath, ct));
         dir.Delete(recursive: true);
     }

@@ -31,8 +31,9 @@ public sealed class FinanceSerdes(ISchemaRegistryClient registry)
 /// whose link or entity is missing is not emitted half-joined but goes to <c>ops.quarantine.v1</c> with the reason.
 /// </summary>
 /// <remarks>
-/// This is the walking skeleton's slice: no waiting period before quarantine, no revenue schedules, no usage
-/// rating and no credit notes yet (the processors issue widens it). Account links are looked up by
+/// Usage events are rated per event by <see cref="Usage.UsageAccrualTopology"/> (added here so the master-data
+/// tables are declared once). This is the walking skeleton's slice: no waiting period before quarantine, no
+/// revenue schedules, no usage windows and no credit notes yet (the processors issue widens it). Account links are looked up by
 /// <c>billing:{customer id}</c>, the key the master-data loader writes for the billing side of a link.
 /// </remarks>
 public static class FinanceMappingTopology
@@ -59,6 +60,9 @@ public static class FinanceMappingTopology
             InMemory.As<string, AccountLink>(AccountLinksStore).WithKeySerdes(serdes.Key).WithValueSerdes(serdes.Avro<AccountLink>()));
         var entities = builder.GlobalTable(Topics.LegalEntities, serdes.Key, serdes.Avro<LegalEntity>(),
             InMemory.As<string, LegalEntity>(LegalEntitiesStore).WithKeySerdes(serdes.Key).WithValueSerdes(serdes.Avro<LegalEntity>()));
+
+        // Usage shares the same master-data tables: a builder may declare each global table only once.
+        Usage.UsageAccrualTopology.ConfigureTopology(builder, serdes, links, entities);
 
         var invoices = builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Avro<Invoice>())
             .MapValues((v, ctx) => new Enriched<Invoice>(v, Position(ctx)), "invoice-position")

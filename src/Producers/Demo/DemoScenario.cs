@@ -16,13 +16,13 @@ public static class DemoScenario
     /// <summary>Number of billing invoice records the scenario produces.</summary>
     public const int InvoiceRecords = 7;
 
-    /// <summary>Journals the scenario must post: 5 invoices issued, 1 voided, 3 payments.</summary>
-    public const int ExpectedJournals = 9;
+    /// <summary>Journals the scenario must post: 5 invoices issued, 1 voided, 3 payments, 24 usage accruals.</summary>
+    public const int ExpectedJournals = 33;
 
     /// <summary>Facts the scenario must quarantine: the invoice of the customer without an account link.</summary>
     public const int ExpectedQuarantined = 1;
 
-    /// <summary>Produces the master data (legal entities, account links) the topology joins against.</summary>
+    /// <summary>Produces the master data (legal entities, products with prices, account links) the topology joins against.</summary>
     public static void ProduceMasterData(AvroRecordProducer producer)
     {
         ArgumentNullException.ThrowIfNull(producer);
@@ -35,6 +35,14 @@ public static class DemoScenario
                 billingCountries = [country], active = true, updatedAt = Month,
             }, $"md:{id}");
         }
+
+        producer.Produce(Topics.Products, "prod_platform", Product("prod_platform", "Platform subscription", ProductKind.SUBSCRIPTION, null,
+            ("price_platform_usd", "USD", 100.00m), ("price_platform_eur", "EUR", 200.00m)), "md:prod_platform");
+        producer.Produce(Topics.Products, "prod_onboarding", Product("prod_onboarding", "Onboarding services", ProductKind.SERVICES, null,
+            ("price_onboarding_usd", "USD", 500.00m), ("price_onboarding_eur", "EUR", 800.00m)), "md:prod_onboarding");
+        // Metered: API calls at USD 0.002 / EUR 0.0018 per call; each accrual is rounded to the cent.
+        producer.Produce(Topics.Products, "prod_api", Product("prod_api", "API calls", ProductKind.USAGE, "api_calls",
+            ("price_api_calls_usd", "USD", 0.002m), ("price_api_calls_eur", "EUR", 0.0018m)), "md:prod_api");
 
         foreach (var c in Customers.Where(c => c.Linked))
         {
@@ -104,6 +112,16 @@ public static class DemoScenario
             }
         }
     }
+
+    private static Product Product(string id, string name, ProductKind kind, string? meter, params (string PriceId, string Currency, decimal Unit)[] prices) => new()
+    {
+        productId = id, name = name, kind = kind, active = true, updatedAt = Month,
+        prices = prices.Select(p => new Price
+        {
+            priceId = p.PriceId, currency = p.Currency, unitAmount = Money.ToAvro(p.Unit),
+            billingInterval = kind == ProductKind.SERVICES ? BillingInterval.ONE_TIME : BillingInterval.MONTH, intervalCount = kind == ProductKind.SERVICES ? null : 1, meter = meter, tiers = [],
+        }).ToList(),
+    };
 
     private sealed record DemoCustomer(string Id, string Name, string Canonical, string CrmAccount, string Entity, string Currency, string Country, bool Linked);
 
