@@ -7,6 +7,8 @@ using Streamiz.Kafka.Net.Stream;
 using Streaming.Contracts;
 using Streaming.Processors;
 using Streaming.Processors.FinanceMapping;
+using Streaming.Processors.Hosting;
+using Streaming.Platform.Topics;
 using Streaming.Producers;
 using Streaming.Producers.Demo;
 using Streaming.Sinks.Journals;
@@ -47,7 +49,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var streamizLogging = StreamizLogging.Attach(loggerFactory);
-        var stream = StartTopology(stateDir);
+        var stream = await StartTopologyAsync(stateDir, ct).ConfigureAwait(false);
         try
         {
             await WaitForRunningAsync(stream, timeout, ct).ConfigureAwait(false);
@@ -80,10 +82,21 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
-    private KafkaStream StartTopology(string stateDir)
+    private async Task<KafkaStream> StartTopologyAsync(string stateDir, CancellationToken ct)
     {
         var builder = new StreamBuilder();
         FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry));
+        var topology = builder.Build();
+
+        // Internal topics (changelogs, repartition) exist before the application starts; the embedded broker cannot
+        // create them on demand and Streamiz would wait in REBALANCING for ever.
+        var internals = StreamizInternalTopics.For(topology, FinanceMappingTopology.ApplicationId, TopicManifest.LoadEmbedded());
+        if (internals.Count > 0)
+        {
+            await stack.ApplyTopicsAsync(TopicManifest.Create(internals), ct).ConfigureAwait(false);
+            output.WriteLine($"Topology internal topics: {string.Join(", ", internals.Select(t => t.Name))}");
+        }
+
         var config = new StreamConfig();
         foreach (var (k, v) in stack.Kafka.Common)
         {
@@ -98,9 +111,9 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         config.Guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
         config.Logger = StreamizLogging.Factory;
         config.EnableIdempotence = true;
-        var stream = new KafkaStream(builder.Build(), config);
+        var stream = new KafkaStream(topology, config);
         stream.StateChanged += (_, state) => _topologyState = state;
-        stream.StartAsync().GetAwaiter().GetResult();
+        await stream.StartAsync(ct).ConfigureAwait(false);
         return stream;
     }
 

@@ -88,19 +88,11 @@ public sealed class StackRuntime : IAsyncDisposable
             var runtime = new StackRuntime(kafka, cluster, registry, url, client);
 
             // Topics first: nothing may produce to a topic the manifest did not shape.
-            using (var adminHandle = cluster is not null ? (IDisposable)new EmbeddedTopicAdmin(cluster) : KafkaTopicAdmin.Connect(runtime.AdminConfig()))
+            var report = await runtime.ApplyTopicsAsync(manifest, ct).ConfigureAwait(false);
+            output.WriteLine($"Topics: {report.Topics.Count(t => t.Status == TopicApplyStatus.Created)} created, {report.Topics.Count(t => t.Status == TopicApplyStatus.Exists)} existing, {report.Topics.Count(t => t.Status == TopicApplyStatus.Drift)} drifted");
+            if (report.HasDrift)
             {
-                var report = await TopicApplier.ApplyAsync(manifest, (ITopicAdmin)adminHandle, dryRun: false, ct).ConfigureAwait(false);
-                output.WriteLine($"Topics: {report.Topics.Count(t => t.Status == TopicApplyStatus.Created)} created, {report.Topics.Count(t => t.Status == TopicApplyStatus.Exists)} existing, {report.Topics.Count(t => t.Status == TopicApplyStatus.Drift)} drifted");
-                if (report.HasErrors)
-                {
-                    throw new InvalidOperationException("Applying the topic manifest failed:\n" + report.Render());
-                }
-
-                if (report.HasDrift)
-                {
-                    log.LogWarning("Topic drift (left as is):\n{Report}", report.Render());
-                }
+                log.LogWarning("Topic drift (left as is):\n{Report}", report.Render());
             }
 
             var catalog = SchemaCatalog.Load(schemasDir);
@@ -118,6 +110,18 @@ public sealed class StackRuntime : IAsyncDisposable
             cluster?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Creates what is missing of <paramref name="topics"/> (the manifest, or a topology's internal topics) through
+    /// the admin API of a real cluster or the mock API of the embedded one; fails naming the topics that could not be created.
+    /// </summary>
+    public async Task<TopicApplyReport> ApplyTopicsAsync(TopicManifest topics, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        using var adminHandle = Cluster is not null ? (IDisposable)new EmbeddedTopicAdmin(Cluster) : KafkaTopicAdmin.Connect(AdminConfig());
+        var report = await TopicApplier.ApplyAsync(topics, (ITopicAdmin)adminHandle, dryRun: false, ct).ConfigureAwait(false);
+        return report.HasErrors ? throw new InvalidOperationException("Creating topics failed:\n" + report.Render()) : report;
     }
 
     /// <summary>Producer settings: idempotent, acks=all, then the configured pass-through keys.</summary>
