@@ -10,6 +10,8 @@ rm -rf "$results"
 mkdir -p "$results"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# The integration fixture writes which broker it chose (real / Testcontainers / embedded) here.
+export STREAMING_TEST_RESULTS="$results"
 
 echo "==> building"
 if ! dotnet build Streaming.sln -c Release -nologo -clp:ErrorsOnly; then
@@ -22,6 +24,10 @@ echo "==> testing (results in $results)"
 dotnet test --solution Streaming.sln -c Release --no-build \
   --results-directory "$results" --report-xunit-trx --timeout 20m "$@"
 test_exit=$?
+
+if [ -f "$results/integration-stack.txt" ]; then
+  sed 's/^/[integration] /' "$results/integration-stack.txt"
+fi
 
 passed=0 failed=0 skipped=0 files=0
 for trx in "$results"/*.trx; do

@@ -270,6 +270,12 @@ public sealed class KafkaStackFixture : IAsyncLifetime
     {
         Console.Error.WriteLine($"[KafkaStackFixture] {line}");
         TestContext.Current.SendDiagnosticMessage("[KafkaStackFixture] {0}", line);
+
+        // dotnet test does not pass a fixture's output through, so test.sh reads the choice from this file and prints it.
+        if (Environment.GetEnvironmentVariable("STREAMING_TEST_RESULTS") is { Length: > 0 } dir && Directory.Exists(dir))
+        {
+            File.AppendAllText(Path.Combine(dir, "integration-stack.txt"), line + Environment.NewLine);
+        }
     }
 
     private static InvalidOperationException NotStarted() => new("KafkaStackFixture has not been initialized.");

@@ -147,7 +147,8 @@ public static class FinanceEventMapper
         ["document_number"] = payment.invoiceId ?? payment.paymentId,
     };
 
-    private static string EventId(string postingKey)
+    /// <summary>Canonical event id: deterministic from the posting key (<c>fe_</c> + 24 hex digits of its SHA-256).</summary>
+    public static string EventId(string postingKey)
         => "fe_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(postingKey)))[..24];
 
     private static SourceRef Source(string system, string objectType, string objectId, string eventId, SourcePosition position) => new()

@@ -83,7 +83,7 @@ public static class UsageAccrualTopology
         var amount = Money.ToAvro(f.Amount);
         return new FinanceEvent
         {
-            eventId = "fe_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(postingKey)))[..24],
+            eventId = FinanceMapping.FinanceEventMapper.EventId(postingKey),
             eventType = FinanceEventType.USAGE_ACCRUED,
             postingKey = postingKey,
             correlationId = f.CorrelationId,
