@@ -38,28 +38,37 @@ public static class UpCommand
         .Build();
 
     /// <summary>The action: 0 on success, 1 when the pipeline failed, 2 on bad configuration.</summary>
-    public static async Task<int> RunAsync(bool demo, string? ledgerPath, int timeoutSeconds, TextWriter output, TextWriter error, CancellationToken ct)
+    public static async Task<int> RunAsync(bool demo, string? ledgerPath, int timeoutSeconds, TextWriter output, TextWriter error, CancellationToken ct,
+        IConfiguration? configurationOverride = null)
     {
-        KafkaOptions kafka;
-        SchemaRegistryOptions registry;
-        EmbeddedStackOptions embedded;
-        LedgerOptions ledger;
-        try
+        var configuration = configurationOverride ?? LoadConfiguration();
+        var failures = new List<string>();
+        var kafka = Bind(() => configuration.BindValidated(KafkaOptions.Section, new KafkaOptionsValidator()));
+        var registry = Bind(() => configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator()));
+        var embedded = Bind(() => configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section));
+        var ledger = Bind(() => configuration.BindValidated<LedgerOptions>(LedgerOptions.Section));
+        if (failures.Count > 0 || kafka is null || registry is null || embedded is null || ledger is null)
         {
-            var configuration = LoadConfiguration();
-            kafka = configuration.BindValidated(KafkaOptions.Section, new KafkaOptionsValidator());
-            registry = configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator());
-            embedded = configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section);
-            ledger = configuration.BindValidated<LedgerOptions>(LedgerOptions.Section);
-        }
-        catch (OptionsValidationException ex)
-        {
-            foreach (var failure in ex.Failures)
+            // Every bad setting at once, each naming its key; nothing has been started.
+            foreach (var failure in failures)
             {
                 error.WriteLine($"Configuration error: {failure}");
             }
 
             return ExitBadConfiguration;
+        }
+
+        T? Bind<T>(Func<T> bind) where T : class
+        {
+            try
+            {
+                return bind();
+            }
+            catch (OptionsValidationException ex)
+            {
+                failures.AddRange(ex.Failures);
+                return null;
+            }
         }
 
         if (timeoutSeconds < 1)

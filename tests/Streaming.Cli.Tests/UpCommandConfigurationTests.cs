@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Configuration;
+using Streaming.Cli.Commands;
+
+namespace Streaming.Cli.Tests;
+
+/// <summary><c>up</c> refuses bad settings before starting anything, naming each bad key; it never half-starts.</summary>
+public sealed class UpCommandConfigurationTests
+{
+    private static IConfiguration Config(Dictionary<string, string?> values) => new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+
+    [Fact]
+    public async Task Bad_settings_stop_start_up_with_exit_2_and_name_every_key()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await UpCommand.RunAsync(demo: true, ledgerPath: null, timeoutSeconds: 30, output, error, TestContext.Current.CancellationToken,
+            Config(new() { ["Kafka:Producer:linger.mss"] = "5", ["SchemaRegistry:Url"] = "registry:8081" }));
+
+        Assert.Equal(UpCommand.ExitBadConfiguration, exit);
+        Assert.Contains("Kafka:Producer:linger.mss", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("SchemaRegistry:Url 'registry:8081'", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", output.ToString()); // nothing was started
+    }
+
+    [Fact]
+    public async Task Out_of_range_embedded_broker_count_is_named()
+    {
+        var error = new StringWriter();
+        var exit = await UpCommand.RunAsync(demo: true, ledgerPath: null, timeoutSeconds: 30, new StringWriter(), error, TestContext.Current.CancellationToken,
+            Config(new() { ["Embedded:Brokers"] = "64" }));
+
+        Assert.Equal(UpCommand.ExitBadConfiguration, exit);
+        Assert.Contains("Embedded:Brokers", error.ToString(), StringComparison.Ordinal);
+    }
+}
