@@ -118,6 +118,23 @@ public sealed class EmbeddedKafkaClusterTests
     }
 
     [Fact]
+    public async Task Round_trip_delay_holds_back_every_acknowledgement()
+    {
+        using var cluster = Start(brokers: 1);
+        cluster.CreateTopic("slow", 1, 1);
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 0 }).Build();
+        await producer.ProduceAsync("slow", new Message<Null, string> { Value = "warm" }, TestContext.Current.CancellationToken);
+
+        cluster.SetBrokerRoundTripTime(1, TimeSpan.FromMilliseconds(600));
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var result = await producer.ProduceAsync("slow", new Message<Null, string> { Value = "delayed" }, TestContext.Current.CancellationToken);
+
+        // A lower bound only: the injected delay must be visible; how fast the broker is otherwise is not asserted.
+        Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(500), $"acknowledged after {started.ElapsedMilliseconds} ms despite a 600 ms RTT");
+        Assert.Equal(1, result.Offset.Value);
+    }
+
+    [Fact]
     public async Task Dropped_data_is_reported_naming_topic_and_partition()
     {
         using var cluster = Start(brokers: 1);
