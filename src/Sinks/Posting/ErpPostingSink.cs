@@ -88,6 +88,10 @@ public sealed class ErpPostingSink
     private long _posted;
     private long _quarantined;
     private long _duplicates;
+    private long _deadLettered;
+
+    /// <summary>Records this instance sent to the DLQ (undeserializable, tombstones).</summary>
+    public long DeadLetteredCount => Interlocked.Read(ref _deadLettered);
 
     /// <summary>Runs until cancelled; a fatal Kafka error or a ledger failure escapes so the host stops and is restarted.</summary>
     public async Task RunAsync(CancellationToken stoppingToken)
@@ -169,16 +173,24 @@ public sealed class ErpPostingSink
         var outgoingTopics = new List<string>();
         foreach (var record in batch)
         {
-            FinanceEvent fe;
+            FinanceEvent? fe;
             try
             {
-                fe = _events.Deserialize(record.Message.Value, record.Message.Value is null, new SerializationContext(MessageComponentType.Value, record.Topic, record.Message.Headers));
+                fe = record.Message.Value is null
+                    ? null
+                    : _events.Deserialize(record.Message.Value, false, new SerializationContext(MessageComponentType.Value, record.Topic, record.Message.Headers));
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                outgoing.Add(DeadLetter(record, ex));
-                outgoingTopics.Add(Topics.DeadLetters);
-                DeadLettered.Inc();
+                fe = null;
+                AddDeadLetter(record, ex);
+                continue;
+            }
+
+            if (fe is null)
+            {
+                // A tombstone carries no fact; it must not stop the partition, and it must not vanish either.
+                AddDeadLetter(record, new InvalidDataException($"{record.Topic} carries finance events; a null value (tombstone) at {record.TopicPartitionOffset} is not one."));
                 continue;
             }
 
@@ -189,11 +201,33 @@ public sealed class ErpPostingSink
             }
             catch (JournalRejectedException ex)
             {
-                outgoing.Add(QuarantineMessage(record, fe, ex.ReasonCode, ex.Message, ex.Imbalance));
-                outgoingTopics.Add(Topics.Quarantine);
-                Quarantined.WithLabels(ex.ReasonCode).Inc();
-                Interlocked.Increment(ref _quarantined);
+                AddQuarantine(record, fe, ex.ReasonCode, ex.Message, ex.Imbalance);
             }
+            catch (Exception ex) when (ex is ArgumentException or OverflowException or InvalidOperationException or FormatException)
+            {
+                // A fact the mapper cannot read (out-of-range amount, unknown enum, missing field) is a permanent
+                // error of that record: quarantine it with the reason and keep the partition moving.
+                AddQuarantine(record, fe, "INVALID_FACT", $"{fe.postingKey}: {ex.GetType().Name}: {ex.Message}", 0m);
+            }
+        }
+
+        ConsumeResult<string, byte[]> SourceRecord(Journal journal)
+            => batch.First(r => r.Offset.Value == journal.Source.Offset && r.Partition.Value == journal.Source.Partition && r.Topic == journal.Source.Topic);
+
+        void AddDeadLetter(ConsumeResult<string, byte[]> record, Exception ex)
+        {
+            outgoing.Add(DeadLetter(record, ex));
+            outgoingTopics.Add(Topics.DeadLetters);
+            DeadLettered.Inc();
+            Interlocked.Increment(ref _deadLettered);
+        }
+
+        void AddQuarantine(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance)
+        {
+            outgoing.Add(QuarantineMessage(record, fe, reason, detail, imbalance));
+            outgoingTopics.Add(Topics.Quarantine);
+            Quarantined.WithLabels(reason).Inc();
+            Interlocked.Increment(ref _quarantined);
         }
 
         var outcomes = journals.Count == 0 ? [] : await _ledger.PostBatchAsync(journals.Select(j => j.Journal).ToList(), ct).ConfigureAwait(false);
@@ -212,12 +246,9 @@ public sealed class ErpPostingSink
                     Interlocked.Increment(ref _duplicates);
                     break;
                 case PostingStatus.Conflict:
-                    var record = batch.First(r => r.Offset.Value == journal.Source.Offset && r.Partition.Value == journal.Source.Partition);
-                    outgoing.Add(QuarantineMessage(record, fe, "POSTING_KEY_CONFLICT",
-                        $"{journal.PostingKey} was already posted as {outcome.ErpDocumentId} with different content (hash {outcome.ContentHash})", 0m));
-                    outgoingTopics.Add(Topics.Quarantine);
-                    Quarantined.WithLabels("POSTING_KEY_CONFLICT").Inc();
-                    Interlocked.Increment(ref _quarantined);
+                    var record = SourceRecord(journal);
+                    AddQuarantine(record, fe, "POSTING_KEY_CONFLICT",
+                        $"{journal.PostingKey} was already posted as {outcome.ErpDocumentId} with different content (hash {outcome.ContentHash})", 0m);
                     continue;
             }
 
@@ -241,7 +272,7 @@ public sealed class ErpPostingSink
             {
                 Key = journal.PostingKey,
                 Value = _results.SerializeValue(result, Topics.ErpPostings),
-                Headers = TracingHeaders.Create(journal.CorrelationId, TracingHeaders.Get(batch[0].Message.Headers, TracingHeaders.TraceParent)),
+                Headers = TracingHeaders.Create(journal.CorrelationId, TracingHeaders.Get(SourceRecord(journal).Message.Headers, TracingHeaders.TraceParent)),
             });
             outgoingTopics.Add(Topics.ErpPostings);
         }
