@@ -32,4 +32,15 @@ public sealed class UpCommandConfigurationTests
         Assert.Equal(UpCommand.ExitBadConfiguration, exit);
         Assert.Contains("Embedded:Brokers", error.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_real_cluster_with_the_in_memory_registry_is_refused()
+    {
+        var error = new StringWriter();
+        var exit = await UpCommand.RunAsync(demo: false, ledgerPath: null, timeoutSeconds: 30, new StringWriter(), error, TestContext.Current.CancellationToken,
+            Config(new() { ["Kafka:BootstrapServers"] = "broker-1:9092" }));
+
+        Assert.Equal(UpCommand.ExitBadConfiguration, exit);
+        Assert.Contains("SchemaRegistry:Url (or SCHEMA_REGISTRY_URL) must be set", error.ToString(), StringComparison.Ordinal);
+    }
 }

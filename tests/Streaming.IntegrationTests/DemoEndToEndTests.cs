@@ -24,32 +24,35 @@ public sealed class DemoEndToEndTests
         Assert.True(exit == 0, $"up --demo exited {exit}\n{error}\n{output}");
         var text = output.ToString();
         Assert.Contains("Journals posted: 33 in the ledger (33 new this run, 0 duplicate", text, StringComparison.Ordinal);
-        Assert.Contains("Quarantined:     1", text, StringComparison.Ordinal);
+        Assert.Contains("Quarantined:     1 (this run)", text, StringComparison.Ordinal);
 
         await using var ledger = await SqliteLedger.OpenAsync(ledgerPath, ct);
         Assert.Equal(33, await ledger.CountJournalsAsync(ct)); // 5 issued + 1 void + 3 payments + 24 usage accruals
         var rows = (await ledger.TrialBalanceAsync(ct)).ToDictionary(r => (r.LegalEntityId, r.Currency, r.Account));
 
-        // US01 / USD: two invoices fully paid, fees 53.17 + 19.76.
-        Assert.Equal((2494.36m, 2494.36m), Totals(rows, "US01", "USD", "1100"));
-        Assert.Equal((2421.43m, 0m), Totals(rows, "US01", "USD", "1000"));
-        Assert.Equal((72.93m, 0m), Totals(rows, "US01", "USD", "6100"));
+        // US01 / USD: two invoices fully paid (fees 53.17 + 18.89); October usage accrued for acme (13.55) and
+        // globex (16.22), globex's billed in arrears on INV-1002.
+        Assert.Equal((2464.12m, 2464.12m), Totals(rows, "US01", "USD", "1100"));
+        Assert.Equal((2392.06m, 0m), Totals(rows, "US01", "USD", "1000"));
+        Assert.Equal((72.06m, 0m), Totals(rows, "US01", "USD", "6100"));
         Assert.Equal((0m, 1800.00m), Totals(rows, "US01", "USD", "2400"));
         Assert.Equal((0m, 500.00m), Totals(rows, "US01", "USD", "4200"));
-        // 12 usage events at USD 0.002 per call, each accrual rounded to the cent; October usage billed on INV-1002.
-        Assert.Equal((29.77m, 45.30m), Totals(rows, "US01", "USD", "1150"));
+        Assert.Equal((29.77m, 16.22m), Totals(rows, "US01", "USD", "1150"));
         Assert.Equal((0m, 29.77m), Totals(rows, "US01", "USD", "4100"));
         Assert.Equal((0m, 123.25m), Totals(rows, "US01", "USD", "2300-US-CA"));
-        Assert.Equal((0m, 25.81m), Totals(rows, "US01", "USD", "2300-US-NY"));
+        Assert.Equal((0m, 24.65m), Totals(rows, "US01", "USD", "2300-US-NY"));
 
-        // DE01 / EUR: RE-2002 open (1,095.40 receivable), RE-2003 issued and voided.
-        Assert.Equal((4070.40m, 2975.00m), Totals(rows, "DE01", "EUR", "1100"));
+        // DE01 / EUR: RE-2002 open (975.09 receivable), RE-2003 issued and voided; October usage accrued for
+        // initech (17.00) and umbrella (19.40), umbrella's billed on RE-2002.
+        Assert.Equal((3950.09m, 2975.00m), Totals(rows, "DE01", "EUR", "1100"));
         Assert.Equal((2814.29m, 0m), Totals(rows, "DE01", "EUR", "1000"));
-        Assert.Equal((19.00m, 649.90m), Totals(rows, "DE01", "EUR", "2300-DE"));
+        Assert.Equal((41.71m, 0m), Totals(rows, "DE01", "EUR", "6100"));
+        Assert.Equal((19.00m, 630.69m), Totals(rows, "DE01", "EUR", "2300-DE"));
         Assert.Equal((100.00m, 900.00m), Totals(rows, "DE01", "EUR", "4200"));
         Assert.Equal((0m, 2400.00m), Totals(rows, "DE01", "EUR", "2400"));
-        Assert.Equal((36.40m, 120.50m), Totals(rows, "DE01", "EUR", "1150"));
+        Assert.Equal((36.40m, 19.40m), Totals(rows, "DE01", "EUR", "1150"));
         Assert.Equal((0m, 36.40m), Totals(rows, "DE01", "EUR", "4100"));
+        Assert.Equal(17, rows.Count); // no account beyond the ones asserted above
 
         foreach (var group in rows.Values.GroupBy(r => (r.LegalEntityId, r.Currency)))
         {

@@ -134,6 +134,13 @@ public sealed class KafkaStackFixture : IAsyncLifetime
         }
 
         var registryUrl = Kind == KafkaStackKind.Real ? Environment.GetEnvironmentVariable("SCHEMA_REGISTRY_URL") : null;
+        if (Kind == KafkaStackKind.Real && string.IsNullOrWhiteSpace(registryUrl))
+        {
+            // Same rule as `streaming up`: an in-memory registry in front of a lasting cluster would hand out ids
+            // that collide with those already in the cluster's records.
+            throw new InvalidOperationException("KAFKA_BOOTSTRAP_SERVERS is set but SCHEMA_REGISTRY_URL is not: set both to run the integration tests against a real cluster.");
+        }
+
         string registryReason;
         if (string.IsNullOrWhiteSpace(registryUrl))
         {

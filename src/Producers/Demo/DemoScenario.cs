@@ -7,11 +7,16 @@ namespace Streaming.Producers.Demo;
 /// <summary>
 /// A small, realistic quote-to-cash month: two legal entities (US01 in USD, DE01 in EUR), four linked customers
 /// and one whose account link is missing, subscriptions, invoices with tax in three jurisdictions (one voided),
-/// payments with processing fees, and usage events. The amounts are the billing system's (tax already rounded).
+/// payments with processing fees (2.9 % + 0.30), and October usage events billed in arrears on two November
+/// invoices. The amounts are the billing system's (tax already rounded to the cent).
 /// </summary>
 public static class DemoScenario
 {
     private static readonly DateTime Month = new(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    // October usage: accrued when rated (Dr 1150 / Cr 4100), then billed in arrears on the November invoices of the
+    // customers with a usage line (Cr 1150), so unbilled receivables end at what is still unbilled (acme, initech).
+    private static readonly DateTime UsageDay = new(2026, 10, 20, 9, 0, 0, DateTimeKind.Utc);
 
     /// <summary>Number of billing invoice records the scenario produces.</summary>
     public const int InvoiceRecords = 7;
@@ -81,11 +86,11 @@ public static class DemoScenario
         Invoice("in_1001", "INV-1001", "cus_acme", "USD", InvoiceEventType.FINALIZED, 3,
             [Sub("il_1", 1200.00m), Svc("il_2", 500.00m)], [Tax("US-CA", 0.0725m, 1700.00m, 123.25m)], producer);
         Invoice("in_1002", "INV-1002", "cus_globex", "USD", InvoiceEventType.FINALIZED, 4,
-            [Sub("il_3", 600.00m), Usage("il_4", 45.30m)], [Tax("US-NY", 0.04m, 645.30m, 25.81m)], producer);
+            [Sub("il_3", 600.00m), Usage("il_4", 16.22m)], [Tax("US-NY", 0.04m, 616.22m, 24.65m)], producer);
         Invoice("in_2001", "RE-2001", "cus_initech", "EUR", InvoiceEventType.FINALIZED, 5,
             [Sub("il_5", 2400.00m)], [Tax("DE", 0.19m, 2400.00m, 456.00m)], producer);
         Invoice("in_2002", "RE-2002", "cus_umbrella", "EUR", InvoiceEventType.FINALIZED, 6,
-            [Svc("il_6", 800.00m), Usage("il_7", 120.50m)], [Tax("DE", 0.19m, 920.50m, 174.90m)], producer);
+            [Svc("il_6", 800.00m), Usage("il_7", 19.40m)], [Tax("DE", 0.19m, 819.40m, 155.69m)], producer);
         Invoice("in_2003", "RE-2003", "cus_umbrella", "EUR", InvoiceEventType.FINALIZED, 7,
             [Svc("il_8", 100.00m)], [Tax("DE", 0.19m, 100.00m, 19.00m)], producer);
         Invoice("in_2003", "RE-2003", "cus_umbrella", "EUR", InvoiceEventType.VOIDED, 9,
@@ -94,7 +99,7 @@ public static class DemoScenario
             [Svc("il_9", 99.00m)], [], producer);
 
         Payment("pi_1001", "in_1001", "cus_acme", "USD", 1823.25m, 53.17m, 10, producer);
-        Payment("pi_1002", "in_1002", "cus_globex", "USD", 671.11m, 19.76m, 12, producer);
+        Payment("pi_1002", "in_1002", "cus_globex", "USD", 640.87m, 18.89m, 12, producer);
         Payment("pi_2001", "in_2001", "cus_initech", "EUR", 2856.00m, 41.71m, 14, producer);
 
         var n = 0;
@@ -106,7 +111,7 @@ public static class DemoScenario
                 producer.Produce(Topics.BillingUsage, $"si_{c.Id[4..]}", new UsageEvent
                 {
                     usageEventId = $"use_{n:D4}", subscriptionItemId = $"si_{c.Id[4..]}", customerId = c.Id, meter = "api_calls",
-                    quantity = Money.Quantity(1000m + (n * 37)), occurredAt = Month.AddDays(2).AddHours(h), receivedAt = Month.AddDays(2).AddHours(h).AddSeconds(3),
+                    quantity = Money.Quantity(1000m + (n * 37)), occurredAt = UsageDay.AddHours(h), receivedAt = UsageDay.AddHours(h).AddSeconds(3),
                     source = "demo-gateway", attributes = new Dictionary<string, string> { ["region"] = c.Country },
                 }, Correlation(c.Id));
             }

@@ -14,6 +14,9 @@ public static class UpCommand
     /// <summary>Exit code for a bad setting or argument.</summary>
     public const int ExitBadConfiguration = 2;
 
+    /// <summary>Exit code of a demo interrupted by Ctrl-C / SIGTERM (128 + SIGINT).</summary>
+    public const int ExitInterrupted = 130;
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
@@ -47,6 +50,12 @@ public static class UpCommand
         var registry = Bind(() => configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator()));
         var embedded = Bind(() => configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section));
         var ledger = Bind(() => configuration.BindValidated<LedgerOptions>(LedgerOptions.Section));
+        if (kafka is { UseEmbedded: false } && registry is { UseEmbedded: true })
+        {
+            failures.Add("SchemaRegistry:Url (or SCHEMA_REGISTRY_URL) must be set when Kafka:BootstrapServers is: the embedded registry keeps "
+                + "schemas in memory, so its ids would change on restart while records on the cluster keep the old ones.");
+        }
+
         if (failures.Count > 0 || kafka is null || registry is null || embedded is null || ledger is null)
         {
             // Every bad setting at once, each naming its key; nothing has been started.
@@ -114,8 +123,9 @@ public static class UpCommand
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            output.WriteLine("Stopped.");
-            return 0;
+            // Ctrl-C is how `up` is meant to stop; a demo cut short did not finish, which scripts should see.
+            output.WriteLine(demo ? "Demo interrupted before it finished." : "Stopped.");
+            return demo ? ExitInterrupted : 0;
         }
         catch (Exception ex)
         {

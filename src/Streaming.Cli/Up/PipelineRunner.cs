@@ -33,6 +33,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
     private readonly ILogger _log = loggerFactory.CreateLogger<PipelineRunner>();
 
     /// <summary>Starts everything; with <paramref name="demo"/> produces the demo month, waits for it to be processed and returns; otherwise runs until cancelled.</summary>
+    /// <exception cref="InvalidOperationException">The topology stopped on its own (ERROR) or the sink failed: the pipeline is not healthy.</exception>
     public async Task<PipelineSummary?> RunAsync(string ledgerPath, bool demo, string stateDir, TimeSpan timeout, CancellationToken ct)
     {
         await using var ledger = await SqliteLedger.OpenAsync(ledgerPath, ct).ConfigureAwait(false);
@@ -40,6 +41,8 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         using var producer = new ProducerBuilder<string, byte[]>(stack.ProducerConfig("streaming-cli")).Build();
         var records = new AvroRecordProducer(producer, stack.Registry);
 
+        // Offsets before anything of this run, so the summary counts this run only (a real cluster keeps history).
+        var before = await EndOffsetsAsync(ct).ConfigureAwait(false);
         if (demo)
         {
             // Master data first: the GlobalKTables load it completely before the topology processes a record.
@@ -49,40 +52,57 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var streamizLogging = StreamizLogging.Attach(loggerFactory);
-        var stream = await StartTopologyAsync(stateDir, ct).ConfigureAwait(false);
+        var (stream, sourceTopics) = await StartTopologyAsync(stateDir, ct).ConfigureAwait(false);
+        Task sinkTask = Task.CompletedTask;
         try
         {
-            await WaitForRunningAsync(stream, timeout, ct).ConfigureAwait(false);
+            await WaitForRunningAsync(timeout, ct).ConfigureAwait(false);
             var sink = new ErpPostingSink(stack.ConsumerConfig("streaming-erp-sink"), producer, stack.Registry, ledger, DefaultChartOfAccounts.Instance,
                 new ErpPostingSinkOptions(), loggerFactory.CreateLogger<ErpPostingSink>());
-            var sinkTask = Task.Run(() => sink.RunAsync(stopping.Token), CancellationToken.None);
+            sinkTask = Task.Run(() => sink.RunAsync(stopping.Token), CancellationToken.None);
             output.WriteLine("Pipeline running: topology " + FinanceMappingTopology.ApplicationId + ", sink " + new ErpPostingSinkOptions().GroupId);
 
             if (!demo)
             {
                 output.WriteLine("Press Ctrl-C to stop.");
-                await Task.WhenAny(sinkTask, Task.Delay(Timeout.Infinite, ct)).ConfigureAwait(false);
-                output.WriteLine("Stopping: sink…");
-                await StopAsync(stopping, sinkTask).ConfigureAwait(false);
+                // Whichever ends first: Ctrl-C, the sink failing, or the topology dying (a consumer that looks
+                // healthy while consuming nothing is worse than a process that stops).
+                var finished = await Task.WhenAny(sinkTask, _topologyFailed.Task, Task.Delay(Timeout.Infinite, ct)).ConfigureAwait(false);
+                await finished.ConfigureAwait(false);
                 return null;
             }
 
             DemoScenario.ProduceBilling(records);
             await records.FlushAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
             output.WriteLine($"Demo: {records.Delivered} records produced; waiting for the pipeline to catch up…");
-            await WaitForCaughtUpAsync(sinkTask, timeout, ct).ConfigureAwait(false);
-            await StopAsync(stopping, sinkTask).ConfigureAwait(false);
-            return await SummarizeAsync(ledger, sink, ct).ConfigureAwait(false);
+            await WaitForCaughtUpAsync(sinkTask, sourceTopics, timeout, ct).ConfigureAwait(false);
+            await StopSinkAsync(stopping, sinkTask).ConfigureAwait(false);
+            return await SummarizeAsync(ledger, sink, before, ct).ConfigureAwait(false);
+        }
+        catch (TaskCanceledException) when (ct.IsCancellationRequested)
+        {
+            return null;
         }
         finally
         {
-            output.WriteLine("Stopping: topology…");
-            stream.Dispose();
-            output.WriteLine("Stopped: topology.");
+            // On every path, success or not: the sink stops (committing what it posted) before the topology and
+            // the stack go away under it.
+            try
+            {
+                output.WriteLine("Stopping: sink…");
+                await StopSinkAsync(stopping, sinkTask).ConfigureAwait(false);
+            }
+            finally
+            {
+                output.WriteLine("Stopping: topology…");
+                _stopping = true;
+                stream.Dispose();
+                output.WriteLine("Stopped: topology.");
+            }
         }
     }
 
-    private async Task<KafkaStream> StartTopologyAsync(string stateDir, CancellationToken ct)
+    private async Task<(KafkaStream Stream, IReadOnlyList<string> SourceTopics)> StartTopologyAsync(string stateDir, CancellationToken ct)
     {
         var builder = new StreamBuilder();
         FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry));
@@ -112,14 +132,26 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         config.Logger = StreamizLogging.Factory;
         config.EnableIdempotence = true;
         var stream = new KafkaStream(topology, config);
-        stream.StateChanged += (_, state) => _topologyState = state;
+        stream.StateChanged += (_, state) =>
+        {
+            _topologyState = state;
+            if (!_stopping && (state == KafkaStream.State.ERROR || state == KafkaStream.State.PENDING_SHUTDOWN || state == KafkaStream.State.NOT_RUNNING))
+            {
+                _topologyFailed.TrySetException(new InvalidOperationException(
+                    $"Topology {FinanceMappingTopology.ApplicationId} stopped on its own (state {state}); see the log above for the record that stopped it."));
+            }
+        };
         await stream.StartAsync(ct).ConfigureAwait(false);
-        return stream;
+        var sources = topology.Describe().SubTopologies.SelectMany(st => st.Nodes.OfType<ISourceNodeDescription>()).SelectMany(n => n.Topics)
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        return (stream, sources);
     }
 
     private volatile KafkaStream.State? _topologyState;
+    private volatile bool _stopping;
+    private readonly TaskCompletionSource _topologyFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private async Task WaitForRunningAsync(KafkaStream stream, TimeSpan timeout, CancellationToken ct)
+    private async Task WaitForRunningAsync(TimeSpan timeout, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (_topologyState != KafkaStream.State.RUNNING)
@@ -134,12 +166,13 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
     }
 
     /// <summary>Waits until the topology's and the sink's committed offsets reach the end of their input topics, twice in a row.</summary>
-    private async Task WaitForCaughtUpAsync(Task sinkTask, TimeSpan timeout, CancellationToken ct)
+    private async Task WaitForCaughtUpAsync(Task sinkTask, IReadOnlyList<string> topologySources, TimeSpan timeout, CancellationToken ct)
     {
         using var admin = new AdminClientBuilder(stack.AdminConfig()).Build();
         var groups = new Dictionary<string, string[]>
         {
-            [FinanceMappingTopology.ApplicationId] = [Topics.BillingInvoices, Topics.BillingPayments],
+            // Every stream source of the topology (from its description, so a new input cannot be forgotten here).
+            [FinanceMappingTopology.ApplicationId] = [.. topologySources],
             [new ErpPostingSinkOptions().GroupId] = [Topics.FinanceEvents],
         };
         var deadline = DateTime.UtcNow + timeout;
@@ -150,6 +183,11 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             if (sinkTask.IsFaulted)
             {
                 await sinkTask.ConfigureAwait(false);
+            }
+
+            if (_topologyFailed.Task.IsFaulted)
+            {
+                await _topologyFailed.Task.ConfigureAwait(false);
             }
 
             if (DateTime.UtcNow > deadline)
@@ -186,8 +224,13 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         return ends.ResultInfos.Sum(r => Math.Max(0, r.TopicPartitionOffsetError.Offset.Value - committed.GetValueOrDefault(r.TopicPartitionOffsetError.TopicPartition)));
     }
 
-    private async Task StopAsync(CancellationTokenSource stopping, Task sinkTask)
+    private async Task StopSinkAsync(CancellationTokenSource stopping, Task sinkTask)
     {
+        if (sinkTask.IsCompleted && stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
         await stopping.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -196,20 +239,36 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         catch (OperationCanceledException)
         {
         }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "The posting sink failed");
+            throw;
+        }
 
-        _log.LogInformation("Pipeline stopped");
+        _log.LogInformation("Posting sink stopped");
     }
 
-    private async Task<PipelineSummary> SummarizeAsync(ILedger ledger, ErpPostingSink sink, CancellationToken ct)
+    private async Task<Dictionary<TopicPartition, long>> EndOffsetsAsync(CancellationToken ct)
     {
         using var admin = new AdminClientBuilder(stack.AdminConfig()).Build();
         var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
-        var partitions = metadata.Topics.Where(t => !t.Topic.StartsWith("__", StringComparison.Ordinal))
+        var partitions = metadata.Topics.Where(t => !t.Topic.StartsWith("__", StringComparison.Ordinal) && t.Error.Code == ErrorCode.NoError)
             .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId))).ToList();
+        if (partitions.Count == 0)
+        {
+            return [];
+        }
+
         var ends = await admin.ListOffsetsAsync(partitions.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Latest() }))
             .WaitAsync(ct).ConfigureAwait(false);
-        var perTopic = ends.ResultInfos.GroupBy(r => r.TopicPartitionOffsetError.Topic)
-            .ToDictionary(g => g.Key, g => g.Sum(r => Math.Max(0, r.TopicPartitionOffsetError.Offset.Value)), StringComparer.Ordinal);
+        return ends.ResultInfos.ToDictionary(r => r.TopicPartitionOffsetError.TopicPartition, r => Math.Max(0, r.TopicPartitionOffsetError.Offset.Value));
+    }
+
+    private async Task<PipelineSummary> SummarizeAsync(ILedger ledger, ErpPostingSink sink, Dictionary<TopicPartition, long> before, CancellationToken ct)
+    {
+        var after = await EndOffsetsAsync(ct).ConfigureAwait(false);
+        var perTopic = after.GroupBy(kv => kv.Key.Topic)
+            .ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value - before.GetValueOrDefault(kv.Key)), StringComparer.Ordinal);
         var journals = await ledger.CountJournalsAsync(ct).ConfigureAwait(false);
         return new PipelineSummary(new SortedDictionary<string, long>(perTopic, StringComparer.Ordinal), journals, sink.PostedCount, sink.DuplicateCount,
             perTopic.GetValueOrDefault(Topics.Quarantine), await ledger.TrialBalanceAsync(ct).ConfigureAwait(false), ledger.Location);
@@ -221,7 +280,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         ArgumentNullException.ThrowIfNull(summary);
         ArgumentNullException.ThrowIfNull(output);
         output.WriteLine();
-        output.WriteLine("Records per topic");
+        output.WriteLine("Records written this run, per topic");
         foreach (var (topic, count) in summary.RecordsPerTopic.Where(kv => kv.Value > 0))
         {
             output.WriteLine($"  {topic,-28} {count,8}");
@@ -229,7 +288,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
         output.WriteLine();
         output.WriteLine($"Journals posted: {summary.JournalsPosted} in the ledger ({summary.JournalsPostedThisRun} new this run, {summary.DuplicatesThisRun} duplicate deliveries ignored)");
-        output.WriteLine($"Quarantined:     {summary.Quarantined}");
+        output.WriteLine($"Quarantined:     {summary.Quarantined} (this run)");
         output.WriteLine($"Ledger:          {summary.LedgerLocation}");
         foreach (var group in summary.TrialBalance.GroupBy(r => (r.LegalEntityId, r.Currency)))
         {
