@@ -39,7 +39,7 @@ public sealed class FinanceSerdes(ISchemaRegistryClient registry)
 public static class FinanceMappingTopology
 {
     /// <summary>Default Streamiz application id.</summary>
-    public const string ApplicationId = "streaming-finance-mapping";
+    public const string ApplicationId = "streaming-processors-finance-mapping";
 
     /// <summary>State stores of the GlobalKTables (in memory: rebuilt from the compacted topics at start).</summary>
     public const string AccountLinksStore = "md-account-links";

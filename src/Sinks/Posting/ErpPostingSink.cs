@@ -19,7 +19,7 @@ namespace Streaming.Sinks.Posting;
 public sealed record ErpPostingSinkOptions
 {
     /// <summary>Consumer group.</summary>
-    public string GroupId { get; init; } = "streaming-erp-posting-sink";
+    public string GroupId { get; init; } = "streaming-sink-erp-posting";
 
     /// <summary>Most records written in one ledger transaction.</summary>
     public int MaxBatchSize { get; init; } = 500;
