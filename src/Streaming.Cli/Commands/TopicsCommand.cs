@@ -12,6 +12,7 @@ public static class TopicsCommand
 {
     public const int ExitOk = 0;
     public const int ExitDriftOrErrors = 1;
+    /// <summary>Exit code for a bad manifest or bad configuration.</summary>
     public const int ExitBadManifest = 2;
 
     public const string BootstrapServersEnvironmentVariable = "KAFKA_BOOTSTRAP_SERVERS";
@@ -97,15 +98,35 @@ public static class TopicsCommand
             return ExitBadManifest;
         }
 
-        var servers = string.IsNullOrWhiteSpace(bootstrapServers)
-            ? Environment.GetEnvironmentVariable(BootstrapServersEnvironmentVariable)
-            : bootstrapServers;
+        // The same configuration as `up` (appsettings.json, STREAMING_*, KAFKA_BOOTSTRAP_SERVERS), so security and
+        // any other librdkafka keys in Kafka:Common / Kafka:Admin reach the admin client too.
+        Platform.Configuration.KafkaOptions kafka;
+        try
+        {
+            kafka = Platform.Configuration.ConfigurationExtensions.BindValidated(UpCommand.LoadConfiguration(),
+                Platform.Configuration.KafkaOptions.Section, new Platform.Configuration.KafkaOptionsValidator());
+        }
+        catch (Microsoft.Extensions.Options.OptionsValidationException ex)
+        {
+            foreach (var failure in ex.Failures)
+            {
+                await error.WriteLineAsync($"Configuration error: {failure}").ConfigureAwait(false);
+            }
+
+            return ExitBadManifest;
+        }
+
+        var servers = string.IsNullOrWhiteSpace(bootstrapServers) ? kafka.BootstrapServers : bootstrapServers;
         try
         {
             TopicApplyReport report;
             if (!string.IsNullOrWhiteSpace(servers))
             {
-                using var admin = KafkaTopicAdmin.Connect(servers);
+                var adminConfig = new AdminClientConfig(kafka.Common.Concat(kafka.Admin).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value))
+                {
+                    BootstrapServers = servers,
+                };
+                using var admin = KafkaTopicAdmin.Connect(adminConfig);
                 report = await TopicApplier.ApplyAsync(manifest, admin, dryRun, cancellationToken).ConfigureAwait(false);
             }
             else if (startEmbeddedCluster is null)
