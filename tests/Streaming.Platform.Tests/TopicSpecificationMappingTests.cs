@@ -35,10 +35,18 @@ public class TopicSpecificationMappingTests
     [Fact]
     public void Cleanup_policy_retention_and_min_isr_become_kafka_config_strings()
     {
-        var configs = Postings.ToTopicSpecification().Configs;
-        Assert.Equal("compact", configs["cleanup.policy"]);
+        var configs = (Postings with { CleanupPolicy = CleanupPolicy.CompactDelete }).ToTopicSpecification().Configs;
+        Assert.Equal("compact,delete", configs["cleanup.policy"]);
         Assert.Equal("-1", configs["retention.ms"]);
         Assert.Equal("2", configs["min.insync.replicas"]);
+    }
+
+    [Fact]
+    public void A_purely_compacted_topic_pins_no_retention_because_kafka_ignores_it()
+    {
+        var configs = Postings.ToTopicSpecification().Configs;
+        Assert.Equal("compact", configs["cleanup.policy"]);
+        Assert.False(configs.ContainsKey("retention.ms"));
     }
 
     [Fact]
@@ -47,7 +55,7 @@ public class TopicSpecificationMappingTests
         var configs = Postings.ToTopicSpecification().Configs;
         Assert.Equal("86400000", configs["segment.ms"]);
         Assert.Equal("3600000", configs["min.compaction.lag.ms"]);
-        Assert.Equal(5, configs.Count);
+        Assert.Equal(4, configs.Count); // cleanup.policy, min.insync.replicas + the two extras
     }
 
     [Theory]

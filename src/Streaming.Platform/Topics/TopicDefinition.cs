@@ -38,16 +38,19 @@ public sealed record TopicDefinition
 
     /// <summary>
     /// Every topic config the manifest pins, typed fields first, then <see cref="Configs"/> in key order.
-    /// These are the values written on create and compared for drift.
+    /// These are the values written on create and compared for drift. <c>retention.ms</c> is left out for a purely
+    /// compacted topic: Kafka ignores it there, and topics other tools create (the registry's <c>_schemas</c>) would
+    /// otherwise always show drift on a setting with no effect.
     /// </summary>
     public IReadOnlyList<KeyValuePair<string, string>> EffectiveConfigs()
     {
-        var result = new List<KeyValuePair<string, string>>
+        var result = new List<KeyValuePair<string, string>> { new(CleanupPolicyConfig, CleanupPolicy.ToKafkaValue()) };
+        if (CleanupPolicy != CleanupPolicy.Compact)
         {
-            new(CleanupPolicyConfig, CleanupPolicy.ToKafkaValue()),
-            new(RetentionMsConfig, RetentionMs.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            new(MinInsyncReplicasConfig, MinInsyncReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        };
+            result.Add(new(RetentionMsConfig, RetentionMs.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        result.Add(new(MinInsyncReplicasConfig, MinInsyncReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         result.AddRange(Configs.OrderBy(c => c.Key, StringComparer.Ordinal));
         return result;
     }
