@@ -94,14 +94,13 @@ public static class UpCommand
         }
 
         var path = ledgerPath ?? ledger.SqlitePath;
-        var stateDir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "streamiz");
-        if (kafka.UseEmbedded && Directory.Exists(stateDir))
-        {
-            // The embedded broker starts empty every time, so Streamiz state from an earlier run (offset
-            // checkpoints) would point past the new topics' ends. The ledger is never touched: re-running the demo
-            // against an existing ledger posts nothing twice (same posting keys), which is the point.
-            Directory.Delete(stateDir, recursive: true);
-        }
+        // The embedded broker starts empty every time, so Streamiz state must too (old offset checkpoints would point
+        // past the new topics' ends): a private temporary folder, removed afterwards. Against a real cluster the state
+        // lives next to the ledger and is kept. The ledger itself is never emptied: re-running the demo against it
+        // posts nothing twice (same posting keys), which is the point.
+        var stateDir = kafka.UseEmbedded
+            ? Path.Combine(Path.GetTempPath(), "streaming-streamiz-" + Guid.NewGuid().ToString("N"))
+            : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "streamiz-state");
 
         using var loggerFactory = LoggerFactory.Create(b => b
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
@@ -132,6 +131,13 @@ public static class UpCommand
             error.WriteLine($"up failed: {ex.Message}");
             loggerFactory.CreateLogger("Streaming.Cli").LogDebug(ex, "up failed");
             return 1;
+        }
+        finally
+        {
+            if (kafka.UseEmbedded && Directory.Exists(stateDir))
+            {
+                Directory.Delete(stateDir, recursive: true);
+            }
         }
     }
 
