@@ -6,7 +6,8 @@ namespace Streaming.IntegrationTests;
 /// <summary>
 /// The walking skeleton end to end: <c>up --demo</c> on the embedded stack (or the cluster in KAFKA_BOOTSTRAP_SERVERS)
 /// through producer → Avro topics → Streamiz topology → finance events → posting sink → SQLite ledger, asserting
-/// the exact ledger it must produce. Does not cover failure handling (crash, redelivery): those belong to the sink's tests.
+/// the exact ledger it must produce, and that a second run against the same ledger posts nothing new. Bad input and
+/// redelivery inside the sink are in ErpPostingSinkTests; crash recovery (kill -9) belongs to the sink issue.
 /// </summary>
 public sealed class DemoEndToEndTests
 {

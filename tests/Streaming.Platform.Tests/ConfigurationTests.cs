@@ -59,4 +59,13 @@ public sealed class ConfigurationTests
         var unknown = Assert.Throws<OptionsValidationException>(() => Config(new() { ["Ledger:SqlitePth"] = "x.db" }).BindValidated<LedgerOptions>(LedgerOptions.Section));
         Assert.Contains("SqlitePth", Assert.Single(unknown.Failures), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Producers_cannot_be_configured_out_of_idempotence_or_acks_all()
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() => Config(new() { ["Kafka:Producer:enable.idempotence"] = "false", ["Kafka:Common:acks"] = "1" })
+            .BindValidated(KafkaOptions.Section, new KafkaOptionsValidator()));
+        Assert.Contains(ex.Failures, f => f.StartsWith("Kafka:Producer:enable.idempotence = 'false'", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.StartsWith("Kafka:Common:acks = '1'", StringComparison.Ordinal));
+    }
 }

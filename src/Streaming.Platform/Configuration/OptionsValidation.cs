@@ -34,6 +34,21 @@ public sealed class KafkaOptionsValidator : IValidateOptions<KafkaOptions>
             }
         }
 
+        // Every producer of the pipeline is idempotent with acks=all (DESIGN.md §4): a configuration may tune
+        // producers, but not trade away the guarantee that a retried send is neither lost nor duplicated.
+        foreach (var (section, dict) in new[] { ("Common", options.Common), ("Producer", options.Producer) })
+        {
+            if (dict.TryGetValue("enable.idempotence", out var idempotence) && !string.Equals(idempotence, "true", StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add($"Kafka:{section}:enable.idempotence = '{idempotence}' is not allowed: the pipeline's producers must be idempotent.");
+            }
+
+            if (dict.TryGetValue("acks", out var acks) && !(acks is "all" or "-1"))
+            {
+                errors.Add($"Kafka:{section}:acks = '{acks}' is not allowed: the pipeline's producers need acks=all.");
+            }
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -155,14 +155,14 @@ public sealed class EmbeddedKafkaCluster : IMockTopicCreator, IDisposable, IAsyn
     }
 
     /// <summary>Takes a broker down: its connections close and it refuses new ones until <see cref="SetBrokerUp"/>.</summary>
-    public void SetBrokerDown(int brokerId) => Check(LibrdkafkaNative.MockBrokerSetDown(Handle(), ValidBroker(brokerId)), $"set broker {brokerId} down");
+    public void SetBrokerDown(int brokerId) => Locked(() => Check(LibrdkafkaNative.MockBrokerSetDown(Handle(), ValidBroker(brokerId)), $"set broker {brokerId} down"));
 
     /// <summary>Brings a broker taken down by <see cref="SetBrokerDown"/> back.</summary>
-    public void SetBrokerUp(int brokerId) => Check(LibrdkafkaNative.MockBrokerSetUp(Handle(), ValidBroker(brokerId)), $"set broker {brokerId} up");
+    public void SetBrokerUp(int brokerId) => Locked(() => Check(LibrdkafkaNative.MockBrokerSetUp(Handle(), ValidBroker(brokerId)), $"set broker {brokerId} up"));
 
     /// <summary>Adds a round-trip delay to every response of a broker (zero removes it).</summary>
     public void SetBrokerRoundTripTime(int brokerId, TimeSpan rtt)
-        => Check(LibrdkafkaNative.MockBrokerSetRtt(Handle(), ValidBroker(brokerId), checked((int)rtt.TotalMilliseconds)), $"set broker {brokerId} RTT");
+        => Locked(() => Check(LibrdkafkaNative.MockBrokerSetRtt(Handle(), ValidBroker(brokerId), checked((int)rtt.TotalMilliseconds)), $"set broker {brokerId} RTT"));
 
     /// <summary>Makes the next requests of the given Kafka API (e.g. 0 = Produce, 1 = Fetch) fail with these errors, one per request, on any broker.</summary>
     public void PushRequestErrors(short apiKey, params ErrorCode[] errors)
@@ -186,7 +186,7 @@ public sealed class EmbeddedKafkaCluster : IMockTopicCreator, IDisposable, IAsyn
 
     /// <summary>Moves a partition's leadership to a broker.</summary>
     public void SetPartitionLeader(string topic, int partition, int brokerId)
-        => Check(LibrdkafkaNative.MockPartitionSetLeader(Handle(), topic, partition, ValidBroker(brokerId)), $"move leader of {topic}[{partition}]");
+        => Locked(() => Check(LibrdkafkaNative.MockPartitionSetLeader(Handle(), topic, partition, ValidBroker(brokerId)), $"move leader of {topic}[{partition}]"));
 
     /// <summary>Makes every request for a topic fail with an error, until set back to <see cref="ErrorCode.NoError"/>.</summary>
     public void SetTopicError(string topic, ErrorCode error)
@@ -256,6 +256,15 @@ public sealed class EmbeddedKafkaCluster : IMockTopicCreator, IDisposable, IAsyn
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    // Every native call holds the gate, so it cannot race Dispose into a destroyed cluster.
+    private void Locked(Action action)
+    {
+        lock (_gate)
+        {
+            action();
         }
     }
 
