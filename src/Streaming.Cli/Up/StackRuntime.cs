@@ -86,18 +86,16 @@ public sealed class StackRuntime : IAsyncDisposable
 
             var client = new CachedSchemaRegistryClient(clientConfig);
             var runtime = new StackRuntime(kafka, cluster, registry, url, client);
-
-            // Topics first: nothing may produce to a topic the manifest did not shape.
-            var report = await runtime.ApplyTopicsAsync(manifest, ct).ConfigureAwait(false);
-            output.WriteLine($"Topics: {report.Topics.Count(t => t.Status == TopicApplyStatus.Created)} created, {report.Topics.Count(t => t.Status == TopicApplyStatus.Exists)} existing, {report.Topics.Count(t => t.Status == TopicApplyStatus.Drift)} drifted");
-            if (report.HasDrift)
+            try
             {
-                log.LogWarning("Topic drift (left as is):\n{Report}", report.Render());
+                await runtime.PrepareAsync(schemasDir, manifest, output, log, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                client.Dispose();
+                throw;
             }
 
-            var catalog = SchemaCatalog.Load(schemasDir);
-            var registered = await SchemaCatalog.RegisterAllAsync(client, catalog, ct).ConfigureAwait(false);
-            output.WriteLine($"Schemas: {registered.Count} subjects registered from {schemasDir}");
             return runtime;
         }
         catch
@@ -110,6 +108,21 @@ public sealed class StackRuntime : IAsyncDisposable
             cluster?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Applies the topic manifest (topics first: nothing may produce to a topic it did not shape), then registers the schemas.</summary>
+    private async Task PrepareAsync(string schemasDir, TopicManifest manifest, TextWriter output, ILogger log, CancellationToken ct)
+    {
+        var report = await ApplyTopicsAsync(manifest, ct).ConfigureAwait(false);
+        output.WriteLine($"Topics: {report.Topics.Count(t => t.Status == TopicApplyStatus.Created)} created, {report.Topics.Count(t => t.Status == TopicApplyStatus.Exists)} existing, {report.Topics.Count(t => t.Status == TopicApplyStatus.Drift)} drifted");
+        if (report.HasDrift)
+        {
+            log.LogWarning("Topic drift (left as is):\n{Report}", report.Render());
+        }
+
+        var catalog = SchemaCatalog.Load(schemasDir);
+        var registered = await SchemaCatalog.RegisterAllAsync(Registry, catalog, ct).ConfigureAwait(false);
+        output.WriteLine($"Schemas: {registered.Count} subjects registered from {schemasDir}");
     }
 
     /// <summary>

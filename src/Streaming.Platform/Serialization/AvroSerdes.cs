@@ -9,7 +9,9 @@ namespace Streaming.Platform.Serialization;
 /// <summary>
 /// Confluent wire-format Avro (magic byte + schema id + Avro binary) for generated contract classes, through the
 /// real Confluent serializers and a schema registry. Auto-registration is off by default: schemas are registered
-/// from <c>schemas/</c> by the deployment step, so a producer can never push an unreviewed schema.
+/// from <c>schemas/</c> by the deployment step, so a producer can never push an unreviewed schema. The writer's id is
+/// looked up for the class's own schema (not the subject's latest version), so an old binary keeps framing its records
+/// with the id of the schema it really writes, and an unregistered schema fails loudly at the first record.
 /// </summary>
 public sealed class AvroSerdes<T> : ISerializer<T>, IDeserializer<T>
     where T : class, ISpecificRecord
@@ -24,7 +26,7 @@ public sealed class AvroSerdes<T> : ISerializer<T>, IDeserializer<T>
         _serializer = new AvroSerializer<T>(registry, new AvroSerializerConfig
         {
             AutoRegisterSchemas = autoRegisterSchemas,
-            UseLatestVersion = !autoRegisterSchemas,
+            UseLatestVersion = false,
         }).AsSyncOverAsync();
         _deserializer = new AvroDeserializer<T>(registry).AsSyncOverAsync();
     }
