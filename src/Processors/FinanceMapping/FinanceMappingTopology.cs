@@ -64,7 +64,7 @@ public static class FinanceMappingTopology
         // Usage shares the same master-data tables: a builder may declare each global table only once.
         Usage.UsageAccrualTopology.ConfigureTopology(builder, serdes, links, entities);
 
-        var invoices = builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Avro<Invoice>())
+        var invoices = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Avro<Invoice>()), serdes, ApplicationId, "invoice")
             .MapValues((v, ctx) => new Enriched<Invoice>(v, Position(ctx)), "invoice-position")
             .LeftJoin(links, (_, e) => BillingLinkKey(e.Fact.customerId), (e, link) => e with { Link = link }, "invoice-link")
             .LeftJoin(entities, (_, e) => e.Link?.legalEntityId ?? string.Empty, (e, entity) => e with { Entity = entity }, "invoice-entity");
@@ -72,7 +72,7 @@ public static class FinanceMappingTopology
             e => FinanceEventMapper.FromInvoice(e.Fact, e.Link!, e.Position),
             e => FinanceEventMapper.Context(e.Fact), e => e.Fact.correlationId ?? $"invoice:{e.Fact.invoiceId}");
 
-        var payments = builder.Stream(Topics.BillingPayments, serdes.Key, serdes.Avro<Payment>())
+        var payments = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingPayments, serdes.Key, serdes.Avro<Payment>()), serdes, ApplicationId, "payment")
             .MapValues((v, ctx) => new Enriched<Payment>(v, Position(ctx)), "payment-position")
             .LeftJoin(links, (_, e) => BillingLinkKey(e.Fact.customerId), (e, link) => e with { Link = link }, "payment-link")
             .LeftJoin(entities, (_, e) => e.Link?.legalEntityId ?? string.Empty, (e, entity) => e with { Entity = entity }, "payment-entity");

@@ -56,7 +56,8 @@ public static class UsageAccrualTopology
         builder.GlobalTable(Topics.Products, serdes.Key, serdes.Avro<Product>(),
             InMemory.As<string, Product>(ProductsStore).WithKeySerdes(serdes.Key).WithValueSerdes(serdes.Avro<Product>()));
 
-        var rated = builder.Stream(Topics.BillingUsage, serdes.Key, serdes.Avro<UsageEvent>())
+        var rated = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingUsage, serdes.Key, serdes.Avro<UsageEvent>()),
+                serdes, FinanceMapping.FinanceMappingTopology.ApplicationId, "usage")
             .MapValues((v, ctx) => new UsageFact(v, new SourcePosition(ctx.Topic, ctx.Partition, ctx.Offset), Correlation(v, ctx)), "usage-position")
             .LeftJoin(links, (_, f) => FinanceMappingTopology.BillingLinkKey(f.Usage.customerId), (f, link) => f with { Link = link }, "usage-link")
             .LeftJoin(entities, (_, f) => f.Link?.legalEntityId ?? string.Empty, (f, entity) => f with { Entity = entity }, "usage-entity")

@@ -52,7 +52,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var streamizLogging = StreamizLogging.Attach(loggerFactory);
-        var (stream, sourceTopics) = await StartTopologyAsync(stateDir, ct).ConfigureAwait(false);
+        var (stream, sourceTopics) = await StartTopologyAsync(stateDir, producer, ct).ConfigureAwait(false);
         Task sinkTask = Task.CompletedTask;
         try
         {
@@ -102,7 +102,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
-    private async Task<(KafkaStream Stream, IReadOnlyList<string> SourceTopics)> StartTopologyAsync(string stateDir, CancellationToken ct)
+    private async Task<(KafkaStream Stream, IReadOnlyList<string> SourceTopics)> StartTopologyAsync(string stateDir, IProducer<string, byte[]> producer, CancellationToken ct)
     {
         var builder = new StreamBuilder();
         FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry));
@@ -131,6 +131,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         config.Guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
         config.Logger = StreamizLogging.Factory;
         config.EnableIdempotence = true;
+        new StreamizDeadLetters(producer, stack.Registry, FinanceMappingTopology.ApplicationId, loggerFactory.CreateLogger<StreamizDeadLetters>()).Install(config);
         var stream = new KafkaStream(topology, config);
         stream.StateChanged += (_, state) =>
         {

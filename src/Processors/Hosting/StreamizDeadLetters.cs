@@ -1,0 +1,88 @@
+using System.Text;
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Microsoft.Extensions.Logging;
+using Streamiz.Kafka.Net;
+using Streamiz.Kafka.Net.Stream;
+using Streaming.Contracts;
+using Streaming.Contracts.Ops;
+using Streaming.Platform.Serialization;
+
+namespace Streaming.Processors.Hosting;
+
+/// <summary>
+/// Poison records in a Streamiz application go to <c>ops.dlq.v1</c> with their original bytes, headers and
+/// coordinates, and processing continues: a record that does not deserialize (via the deserialization handler) and a
+/// tombstone on a fact topic (via <see cref="SplitTombstones{TV}"/>). Without this, one bad record stops the stream
+/// thread and the whole application.
+/// </summary>
+public sealed class StreamizDeadLetters(IProducer<string, byte[]> producer, ISchemaRegistryClient registry, string applicationId, ILogger logger)
+{
+    private readonly AvroSerdes<DeadLetterRecord> _serdes = new(registry);
+
+    /// <summary>Installs the deserialization handler on <paramref name="config"/>.</summary>
+    public void Install(StreamConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.DeserializationExceptionHandler = (_, record, exception) =>
+        {
+            var letter = Letter(record.Topic, record.Partition.Value, record.Offset.Value, record.Message.Timestamp.UtcDateTime,
+                record.Message.Key, record.Message.Value, record.Message.Headers, exception);
+            // Waits for the broker's acknowledgement: CONTINUE moves the committed offset past this record, so the
+            // dead letter must be durable first.
+            producer.ProduceAsync(Topics.DeadLetters, new Message<string, byte[]>
+            {
+                Key = record.Message.Key is null ? string.Empty : Encoding.UTF8.GetString(record.Message.Key),
+                Value = _serdes.SerializeValue(letter, Topics.DeadLetters),
+                Headers = record.Message.Headers,
+            }).GetAwaiter().GetResult();
+            logger.LogError(exception, "Undeserializable record at {Topic}[{Partition}]@{Offset} sent to {Dlq}",
+                record.Topic, record.Partition.Value, record.Offset.Value, Topics.DeadLetters);
+            return ExceptionHandlerResponse.CONTINUE;
+        };
+    }
+
+    /// <summary>Builds a dead letter.</summary>
+    public DeadLetterRecord Letter(string topic, int partition, long offset, DateTime timestamp, byte[]? key, byte[]? value, Headers? headers, Exception error) => new()
+    {
+        originalTopic = topic,
+        originalPartition = partition,
+        originalOffset = offset,
+        originalTimestamp = timestamp,
+        originalKey = key,
+        originalValue = value,
+        headers = headers?.ToDictionary(h => h.Key, h => h.GetValueBytes()) ?? new Dictionary<string, byte[]>(),
+        errorType = error.GetType().FullName ?? error.GetType().Name,
+        errorMessage = error.Message,
+        consumerGroup = applicationId,
+        failedAt = DateTime.UtcNow,
+    };
+
+    /// <summary>
+    /// Sends tombstones (null values) of a fact stream to the DLQ and returns the stream without them. A fact topic
+    /// has no deletes; a tombstone there is a producer bug that must be seen, not a crash and not a silent skip.
+    /// </summary>
+    public static IKStream<string, TV> SplitTombstones<TV>(IKStream<string, TV> stream, FinanceMapping.FinanceSerdes serdes, string applicationId, string name)
+        where TV : class
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(serdes);
+        stream.Filter((_, v, _) => v is null, $"{name}-tombstones")
+            .Map((key, _, ctx) => KeyValuePair.Create(key ?? string.Empty, new DeadLetterRecord
+            {
+                originalTopic = ctx.Topic,
+                originalPartition = ctx.Partition,
+                originalOffset = ctx.Offset,
+                originalTimestamp = DateTimeOffset.FromUnixTimeMilliseconds(ctx.Timestamp).UtcDateTime,
+                originalKey = key is null ? null : Encoding.UTF8.GetBytes(key),
+                originalValue = null,
+                headers = ctx.Headers?.ToDictionary(h => h.Key, h => h.GetValueBytes()) ?? new Dictionary<string, byte[]>(),
+                errorType = "Tombstone",
+                errorMessage = $"{ctx.Topic} carries facts; a null value (tombstone) at partition {ctx.Partition}, offset {ctx.Offset} is not one.",
+                consumerGroup = applicationId,
+                failedAt = DateTime.UtcNow,
+            }), $"{name}-tombstone-letters")
+            .To(Topics.DeadLetters, serdes.Key, serdes.Avro<DeadLetterRecord>(), $"{name}-dlq-sink");
+        return stream.Filter((_, v, _) => v is not null, $"{name}-values");
+    }
+}
