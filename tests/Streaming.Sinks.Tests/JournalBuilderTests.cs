@@ -60,8 +60,8 @@ public sealed class JournalBuilderTests
     [Fact]
     public void Usage_accrual_debits_unbilled_and_credits_usage_revenue()
     {
-        var journal = Builder.Build(Fact(FinanceEventKind.UsageAccrued, 12.3456m));
-        Assert.Equal([new("1150", 12.3456m, 0m, "usage accrued"), new("4100", 0m, 12.3456m, "usage revenue")], journal.Lines);
+        var journal = Builder.Build(Fact(FinanceEventKind.UsageAccrued, 12.35m));
+        Assert.Equal([new("1150", 12.35m, 0m, "usage accrued"), new("4100", 0m, 12.35m, "usage revenue")], journal.Lines);
     }
 
     [Fact]
@@ -88,5 +88,27 @@ public sealed class JournalBuilderTests
         var c = Builder.Build(Fact(FinanceEventKind.UsageAccrued, 10.51m));
         Assert.Equal(a.ContentHash(), b.ContentHash());
         Assert.NotEqual(a.ContentHash(), c.ContentHash());
+    }
+
+    [Theory]
+    [InlineData("JPY", "1500", true)]
+    [InlineData("JPY", "0.5", false)]
+    [InlineData("USD", "10.01", true)]
+    [InlineData("USD", "10.001", false)]
+    [InlineData("KWD", "1.235", true)]
+    public void Amounts_must_be_whole_minor_units_of_their_currency(string currency, string amount, bool postable)
+    {
+        var value = decimal.Parse(amount, System.Globalization.CultureInfo.InvariantCulture);
+        var fact = Fact(FinanceEventKind.UsageAccrued, value) with { Currency = currency };
+        if (postable)
+        {
+            Assert.Equal(value, Builder.Build(fact).TotalDebits);
+        }
+        else
+        {
+            var ex = Assert.Throws<JournalRejectedException>(() => Builder.Build(fact));
+            Assert.Equal("INVALID_FACT", ex.ReasonCode);
+            Assert.Contains($"more decimals than {currency} allows", ex.Message, StringComparison.Ordinal);
+        }
     }
 }

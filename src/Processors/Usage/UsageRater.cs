@@ -10,24 +10,11 @@ namespace Streaming.Processors.Usage;
 public static class UsageRater
 {
     // ISO 4217 currencies whose minor unit is not 2 (the default). Funds codes with 4 decimals are kept exact.
-    private static readonly Dictionary<string, int> MinorUnitExceptions = new(StringComparer.Ordinal)
-    {
-        ["BIF"] = 0, ["CLP"] = 0, ["DJF"] = 0, ["GNF"] = 0, ["ISK"] = 0, ["JPY"] = 0, ["KMF"] = 0, ["KRW"] = 0, ["PYG"] = 0,
-        ["RWF"] = 0, ["UGX"] = 0, ["UYI"] = 0, ["VND"] = 0, ["VUV"] = 0, ["XAF"] = 0, ["XOF"] = 0, ["XPF"] = 0,
-        ["BHD"] = 3, ["IQD"] = 3, ["JOD"] = 3, ["KWD"] = 3, ["LYD"] = 3, ["OMR"] = 3, ["TND"] = 3,
-        ["CLF"] = 4, ["UYW"] = 4,
-    };
-
     /// <summary>Digits after the point of the currency's minor unit (ISO 4217 exponent): 0 for JPY, 3 for KWD, 2 otherwise.</summary>
-    public static int MinorUnits(string currency)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(currency);
-        return MinorUnitExceptions.TryGetValue(currency.Trim().ToUpperInvariant(), out var digits) ? digits : 2;
-    }
+    public static int MinorUnits(string currency) => Currencies.MinorUnits(currency);
 
     /// <summary>Rounds an amount to the currency's minor unit, midpoint away from zero.</summary>
-    public static decimal RoundToMinorUnit(decimal amount, string currency)
-        => decimal.Round(amount, MinorUnits(currency), MidpointRounding.AwayFromZero);
+    public static decimal RoundToMinorUnit(decimal amount, string currency) => Currencies.RoundToMinorUnit(amount, currency);
 
     /// <summary>True when the price can rate usage: it has tiers or a unit amount.</summary>
     public static bool CanRate(Price price)

@@ -73,6 +73,14 @@ public sealed class JournalBuilder(IChartOfAccounts chart)
         else if (string.IsNullOrWhiteSpace(fact.LegalEntityId)) { problem = "legal entity is empty"; }
         else if (fact.Currency is not { Length: 3 } || !fact.Currency.All(char.IsAsciiLetterUpper)) { problem = $"currency '{fact.Currency}' is not an ISO 4217 code"; }
         else if (fact.TotalAmount < 0m) { problem = $"total amount {fact.TotalAmount} is negative"; }
+        else if (!Contracts.Currencies.IsWholeMinorUnits(fact.TotalAmount, fact.Currency))
+        {
+            problem = $"total amount {fact.TotalAmount} has more decimals than {fact.Currency} allows ({Contracts.Currencies.MinorUnits(fact.Currency)})";
+        }
+        else if (fact.Lines.FirstOrDefault(l => !Contracts.Currencies.IsWholeMinorUnits(l.Amount, fact.Currency)) is { } odd)
+        {
+            problem = $"line {odd.LineId} amount {odd.Amount} has more decimals than {fact.Currency} allows ({Contracts.Currencies.MinorUnits(fact.Currency)})";
+        }
         if (problem is not null)
         {
             throw new JournalRejectedException(string.IsNullOrWhiteSpace(fact.PostingKey) ? $"event:{fact.EventId}" : fact.PostingKey, "INVALID_FACT", problem);
