@@ -88,7 +88,7 @@ public sealed class PoisonRecordTests(KafkaStackFixture stack)
             if (r.Topic == Topics.DeadLetters)
             {
                 var letter = letters.DeserializeValue(m.Value, r.Topic);
-                if (letter.originalTopic == Topics.BillingInvoices && (letter.originalOffset == poison.Offset.Value || letter.originalOffset == tombstone.Offset.Value))
+                if (letter.originalTopic == Topics.BillingInvoices && (Is(letter, poison) || Is(letter, tombstone)))
                 {
                     dead.Add(letter);
                 }
@@ -100,14 +100,17 @@ public sealed class PoisonRecordTests(KafkaStackFixture stack)
         }
 
         consumer.Close();
-        var bad = Assert.Single(dead, d => d.originalOffset == poison.Offset.Value);
+        var bad = Assert.Single(dead, d => Is(d, poison));
         Assert.Equal(garbage, bad.originalValue);
         Assert.Equal(poison.Partition.Value, bad.originalPartition);
-        var gone = Assert.Single(dead, d => d.originalOffset == tombstone.Offset.Value);
+        var gone = Assert.Single(dead, d => Is(d, tombstone));
         Assert.Null(gone.originalValue);
         Assert.Equal("Tombstone", gone.errorType);
         Assert.NotNull(mapped);
         Assert.Equal(100m, Money.ToDecimal(mapped.totalAmount));
         Assert.Equal(KafkaStream.State.RUNNING, state);
     }
+
+    private static bool Is(DeadLetterRecord letter, DeliveryResult<string, byte[]> record)
+        => letter.originalPartition == record.Partition.Value && letter.originalOffset == record.Offset.Value;
 }

@@ -20,6 +20,11 @@ public sealed class StreamizDeadLetters(IProducer<string, byte[]> producer, ISch
 {
     private readonly AvroSerdes<DeadLetterRecord> _serdes = new(registry);
 
+    // After the handler answers CONTINUE, Streamiz 1.8.2 still forwards the record, with a null value. The topology
+    // must not then report it a second time as a tombstone: records already dead-lettered are remembered here until
+    // the tombstone splitter has seen them.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Topic, int Partition, long Offset), byte> AlreadyDeadLettered = new();
+
     /// <summary>Installs the deserialization handler on <paramref name="config"/>.</summary>
     public void Install(StreamConfig config)
     {
@@ -38,6 +43,7 @@ public sealed class StreamizDeadLetters(IProducer<string, byte[]> producer, ISch
             }).GetAwaiter().GetResult();
             logger.LogError(exception, "Undeserializable record at {Topic}[{Partition}]@{Offset} sent to {Dlq}",
                 record.Topic, record.Partition.Value, record.Offset.Value, Topics.DeadLetters);
+            AlreadyDeadLettered[(record.Topic, record.Partition.Value, record.Offset.Value)] = 0;
             return ExceptionHandlerResponse.CONTINUE;
         };
     }
@@ -67,7 +73,7 @@ public sealed class StreamizDeadLetters(IProducer<string, byte[]> producer, ISch
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(serdes);
-        stream.Filter((_, v, _) => v is null, $"{name}-tombstones")
+        stream.Filter((key, v, ctx) => v is null && !AlreadyDeadLettered.TryRemove((ctx.Topic, ctx.Partition, ctx.Offset), out var seen), $"{name}-tombstones")
             .Map((key, _, ctx) => KeyValuePair.Create(key ?? string.Empty, new DeadLetterRecord
             {
                 originalTopic = ctx.Topic,
