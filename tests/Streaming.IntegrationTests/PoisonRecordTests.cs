@@ -78,8 +78,14 @@ public sealed class PoisonRecordTests(KafkaStackFixture stack)
         }).Build();
         consumer.Subscribe([Topics.DeadLetters, Topics.FinanceEvents]);
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline && (dead.Count < 2 || mapped is null))
+        var drainUntil = DateTime.MaxValue;
+        while (DateTime.UtcNow < deadline && DateTime.UtcNow < drainUntil)
         {
+            if (drainUntil == DateTime.MaxValue && mapped is not null && dead.Any(d => Is(d, poison)) && dead.Any(d => Is(d, tombstone)))
+            {
+                drainUntil = DateTime.UtcNow.AddSeconds(1); // anything else that would arrive for these records
+            }
+
             if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is not { Message: { } m } r)
             {
                 continue;
@@ -100,12 +106,22 @@ public sealed class PoisonRecordTests(KafkaStackFixture stack)
         }
 
         consumer.Close();
-        var bad = Assert.Single(dead, d => Is(d, poison));
-        Assert.Equal(garbage, bad.originalValue);
-        Assert.Equal(poison.Partition.Value, bad.originalPartition);
-        var gone = Assert.Single(dead, d => Is(d, tombstone));
-        Assert.Null(gone.originalValue);
-        Assert.Equal("Tombstone", gone.errorType);
+        // At least once: a rebalance before the commit may dead-letter the same record again, but each record is
+        // reported for what it is, never the undeserializable one as a tombstone too.
+        var bad = dead.Where(d => Is(d, poison)).ToList();
+        Assert.NotEmpty(bad);
+        Assert.All(bad, d =>
+        {
+            Assert.Equal(garbage, d.originalValue);
+            Assert.Equal("Confluent.SchemaRegistry.SchemaRegistryException", d.errorType);
+        });
+        var gone = dead.Where(d => Is(d, tombstone)).ToList();
+        Assert.NotEmpty(gone);
+        Assert.All(gone, d =>
+        {
+            Assert.Null(d.originalValue);
+            Assert.Equal("Tombstone", d.errorType);
+        });
         Assert.NotNull(mapped);
         Assert.Equal(100m, Money.ToDecimal(mapped.totalAmount));
         Assert.Equal(KafkaStream.State.RUNNING, state);
