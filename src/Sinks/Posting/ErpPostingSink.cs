@@ -162,7 +162,17 @@ public sealed class ErpPostingSink
         }
         finally
         {
-            consumer.Close();
+            try
+            {
+                // Leave the group at once so partitions move to another instance without waiting for the session timeout.
+                consumer.Close();
+            }
+            catch (KafkaException ex)
+            {
+                // Offsets are committed explicitly after each batch, so a failed leave loses nothing; it only means
+                // the group notices this member's departure by its session timeout (e.g. stopped mid-join).
+                _logger.LogWarning("Posting sink consumer did not leave the group cleanly: {Reason}", ex.Error.Reason);
+            }
         }
     }
 
