@@ -28,7 +28,7 @@ public sealed class UpCommandLifecycleTests
         var exit = await run.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
         Assert.True(exit == 0, $"up exited {exit}\n{error}\n{Snapshot(output, inner)}");
-        Assert.Contains("Stopped: topology.", Snapshot(output, inner), StringComparison.Ordinal);
+        Assert.Contains("Stopped: topology", Snapshot(output, inner), StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(dir.FullName, "ledger.db")));
         dir.Delete(recursive: true);
     }
