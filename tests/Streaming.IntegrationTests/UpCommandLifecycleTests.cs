@@ -11,14 +11,15 @@ public sealed class UpCommandLifecycleTests
         var dir = Directory.CreateTempSubdirectory("up-lifecycle-");
         var inner = new StringWriter();
         var output = TextWriter.Synchronized(inner);
-        var error = TextWriter.Synchronized(new StringWriter());
+        var errorInner = new StringWriter();
+        var error = TextWriter.Synchronized(errorInner);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
 
         var run = UpCommand.RunAsync(demo: false, Path.Combine(dir.FullName, "ledger.db"), timeoutSeconds: 120, output, error, stop.Token);
         var deadline = DateTime.UtcNow.AddSeconds(120);
         while (!Snapshot(output, inner).Contains("Press Ctrl-C to stop.", StringComparison.Ordinal))
         {
-            Assert.False(run.IsCompleted, $"up ended before running: {error}\n{Snapshot(output, inner)}");
+            Assert.False(run.IsCompleted, $"up ended before running: {Snapshot(error, errorInner)}\n{Snapshot(output, inner)}");
             Assert.True(DateTime.UtcNow < deadline, "up did not report running within 120 s");
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
@@ -27,7 +28,7 @@ public sealed class UpCommandLifecycleTests
         await stop.CancelAsync();
         var exit = await run.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
-        Assert.True(exit == 0, $"up exited {exit}\n{error}\n{Snapshot(output, inner)}");
+        Assert.True(exit == 0, $"up exited {exit}\n{Snapshot(error, errorInner)}\n{Snapshot(output, inner)}");
         Assert.Contains("Stopped: topology", Snapshot(output, inner), StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(dir.FullName, "ledger.db")));
         dir.Delete(recursive: true);

@@ -128,7 +128,7 @@ public static class UpCommand
         }
         catch (Exception ex)
         {
-            error.WriteLine($"up failed: {ex.Message}");
+            error.WriteLine($"up failed: {ex.GetType().Name}: {ex.Message}");
             loggerFactory.CreateLogger("Streaming.Cli").LogDebug(ex, "up failed");
             return 1;
         }

@@ -146,13 +146,16 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         stream.StateChanged += (_, state) =>
         {
             _topologyState = state;
-            if (!_stopping && (state == KafkaStream.State.ERROR || state == KafkaStream.State.PENDING_SHUTDOWN || state == KafkaStream.State.NOT_RUNNING))
+            if (!_stopping && !ct.IsCancellationRequested
+                && (state == KafkaStream.State.ERROR || state == KafkaStream.State.PENDING_SHUTDOWN || state == KafkaStream.State.NOT_RUNNING))
             {
                 _topologyFailed.TrySetException(new InvalidOperationException(
                     $"Topology {FinanceMappingTopology.ApplicationId} stopped on its own (state {state}); see the log above for the record that stopped it."));
             }
         };
-        await stream.StartAsync(ct).ConfigureAwait(false);
+        // Not bound to ct: Streamiz would close the stream on its own at Ctrl-C, racing the ordered shutdown below
+        // (sink first, then topology) and looking like a topology that died.
+        await stream.StartAsync(CancellationToken.None).ConfigureAwait(false);
         var sources = topology.Describe().SubTopologies.SelectMany(st => st.Nodes.OfType<ISourceNodeDescription>()).SelectMany(n => n.Topics)
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         return (stream, sources);
