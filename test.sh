@@ -21,9 +21,22 @@ if ! dotnet build Streaming.sln -c Release -nologo -clp:ErrorsOnly; then
 fi
 
 echo "==> testing (results in $results)"
-dotnet test --solution Streaming.sln -c Release --no-build \
-  --results-directory "$results" --report-xunit-trx --timeout 20m "$@"
-test_exit=$?
+# One run per test project, each writing its own TRX file: in one solution-wide run, two projects finishing in the
+# same instant could write the same file name and one project's results would silently vanish from the count.
+projects=$(find tests -mindepth 2 -maxdepth 2 -name '*.csproj' | sort)
+expected=0
+test_exit=0
+for project in $projects; do
+  name=$(basename "$project" .csproj)
+  expected=$((expected + 1))
+  echo "--> $name"
+  dotnet test --project "$project" -c Release --no-build \
+    --results-directory "$results" --report-xunit-trx --report-xunit-trx-filename "$name.trx" --timeout 20m "$@"
+  code=$?
+  if [ "$code" -ne 0 ]; then
+    test_exit=$code
+  fi
+done
 
 if [ -f "$results/integration-stack.txt" ]; then
   sed 's/^/[integration] /' "$results/integration-stack.txt"
@@ -41,8 +54,8 @@ for trx in "$results"/*.trx; do
   skipped=$((skipped + ${total:-0} - ${executed:-0}))
 done
 
-if [ "$files" -eq 0 ]; then
-  echo "no test results were written"
+if [ "$files" -ne "$expected" ]; then
+  echo "expected test results from $expected projects, found $files"
   failed=$((failed + 1))
 fi
 if [ "$test_exit" -ne 0 ] && [ "$failed" -eq 0 ]; then
