@@ -111,7 +111,7 @@ public static class FinanceMappingTopology
                     originalKey = key is null ? null : Encoding.UTF8.GetBytes(key),
                     // Re-encoded in the same wire format (the topology sees the deserialized value); resubmittable as is.
                     originalValue = valueSerdes.Serialize(e.Fact, new Confluent.Kafka.SerializationContext(Confluent.Kafka.MessageComponentType.Value, e.Position.Topic)),
-                    headers = ctx.Headers?.ToDictionary(h => h.Key, h => h.GetValueBytes()) ?? new Dictionary<string, byte[]>(),
+                    headers = Streaming.Platform.Serialization.TracingHeaders.ToMap(ctx.Headers),
                     quarantinedAt = DateTime.UtcNow,
                 };
                 return KeyValuePair.Create(correlationId, record);

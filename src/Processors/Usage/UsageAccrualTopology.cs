@@ -39,7 +39,7 @@ public static class UsageAccrualTopology
     public const string Stage = "usage-accrual";
 
     /// <summary>Header that carries the correlation id of a usage event, when the producer sets one.</summary>
-    public const string CorrelationIdHeader = "correlation-id";
+    public const string CorrelationIdHeader = Streaming.Platform.Serialization.TracingHeaders.CorrelationId;
 
     /// <summary>
     /// Adds the usage slice to a builder. The account-link and legal-entity GlobalKTables are passed in because a builder
@@ -140,7 +140,7 @@ public static class UsageAccrualTopology
             originalKey = key is null ? null : Encoding.UTF8.GetBytes(key),
             // Re-encoded in the same wire format (the topology sees the deserialized value); resubmittable as is.
             originalValue = usageSerdes.Serialize(usage, new Confluent.Kafka.SerializationContext(Confluent.Kafka.MessageComponentType.Value, f.Position.Topic)),
-            headers = ctx.Headers?.ToDictionary(h => h.Key, h => h.GetValueBytes()) ?? new Dictionary<string, byte[]>(),
+            headers = Streaming.Platform.Serialization.TracingHeaders.ToMap(ctx.Headers),
             quarantinedAt = DateTime.UtcNow,
         };
     }

@@ -321,7 +321,7 @@ public sealed class ErpPostingSink
             sourceOffset = record.Offset.Value,
             originalKey = record.Message.Key is null ? null : Encoding.UTF8.GetBytes(record.Message.Key),
             originalValue = record.Message.Value,
-            headers = record.Message.Headers?.ToDictionary(h => h.Key, h => h.GetValueBytes()) ?? new Dictionary<string, byte[]>(),
+            headers = Streaming.Platform.Serialization.TracingHeaders.ToMap(record.Message.Headers),
             quarantinedAt = DateTime.UtcNow,
         };
         _logger.LogWarning("Quarantined {PostingKey} ({Reason}): {Detail}", fe.postingKey, reason, detail);
@@ -339,7 +339,7 @@ public sealed class ErpPostingSink
             originalTimestamp = record.Message.Timestamp.UtcDateTime,
             originalKey = record.Message.Key is null ? null : Encoding.UTF8.GetBytes(record.Message.Key),
             originalValue = record.Message.Value,
-            headers = record.Message.Headers?.ToDictionary(h => h.Key, h => h.GetValueBytes()) ?? new Dictionary<string, byte[]>(),
+            headers = Streaming.Platform.Serialization.TracingHeaders.ToMap(record.Message.Headers),
             errorType = ex.GetType().FullName ?? ex.GetType().Name,
             errorMessage = ex.Message,
             consumerGroup = _options.GroupId,

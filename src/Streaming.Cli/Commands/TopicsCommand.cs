@@ -122,7 +122,7 @@ public static class TopicsCommand
             TopicApplyReport report;
             if (!string.IsNullOrWhiteSpace(servers))
             {
-                var adminConfig = new AdminClientConfig(kafka.Common.Concat(kafka.Admin).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value))
+                var adminConfig = new AdminClientConfig(kafka.With(kafka.Admin))
                 {
                     BootstrapServers = servers,
                 };

@@ -189,6 +189,10 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             [FinanceMappingTopology.ApplicationId] = [.. topologySources],
             [new ErpPostingSinkOptions().GroupId] = [Topics.FinanceEvents],
         };
+        // Partitions are resolved once; the loop then asks only for end and committed offsets.
+        var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
+        var partitionsByGroup = groups.ToDictionary(g => g.Key, g => metadata.Topics.Where(t => g.Value.Contains(t.Topic))
+            .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId))).ToList());
         var deadline = DateTime.UtcNow + timeout;
         var consecutive = 0;
         long lastLag = -1;
@@ -210,9 +214,9 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             }
 
             long lag = 0;
-            foreach (var (group, topics) in groups)
+            foreach (var (group, partitions) in partitionsByGroup)
             {
-                lag += await LagAsync(admin, group, topics, ct).ConfigureAwait(false);
+                lag += await LagAsync(admin, group, partitions, ct).ConfigureAwait(false);
             }
 
             if (lag != lastLag)
@@ -226,11 +230,8 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
-    private static async Task<long> LagAsync(IAdminClient admin, string group, string[] topics, CancellationToken ct)
+    private static async Task<long> LagAsync(IAdminClient admin, string group, List<TopicPartition> partitions, CancellationToken ct)
     {
-        var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
-        var partitions = metadata.Topics.Where(t => topics.Contains(t.Topic))
-            .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId))).ToList();
         var ends = await admin.ListOffsetsAsync(partitions.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Latest() }))
             .WaitAsync(ct).ConfigureAwait(false);
         var committed = (await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, partitions)]).WaitAsync(ct).ConfigureAwait(false))

@@ -140,7 +140,7 @@ public sealed class StackRuntime : IAsyncDisposable
     /// <summary>Producer settings: idempotent, acks=all, then the configured pass-through keys.</summary>
     public ProducerConfig ProducerConfig(string clientId)
     {
-        var config = new ProducerConfig(Merge(Kafka.Common, Kafka.Producer))
+        var config = new ProducerConfig(Kafka.With(Kafka.Producer))
         {
             BootstrapServers = BootstrapServers,
             ClientId = clientId,
@@ -152,25 +152,14 @@ public sealed class StackRuntime : IAsyncDisposable
     }
 
     /// <summary>Consumer settings with the configured pass-through keys.</summary>
-    public ConsumerConfig ConsumerConfig(string clientId) => new(Merge(Kafka.Common, Kafka.Consumer))
+    public ConsumerConfig ConsumerConfig(string clientId) => new(Kafka.With(Kafka.Consumer))
     {
         BootstrapServers = BootstrapServers,
         ClientId = clientId,
     };
 
     /// <summary>Admin settings with the configured pass-through keys.</summary>
-    public AdminClientConfig AdminConfig() => new(Merge(Kafka.Common, Kafka.Admin)) { BootstrapServers = BootstrapServers };
-
-    private static Dictionary<string, string> Merge(Dictionary<string, string> common, Dictionary<string, string> specific)
-    {
-        var merged = new Dictionary<string, string>(common, StringComparer.Ordinal);
-        foreach (var (k, v) in specific)
-        {
-            merged[k] = v;
-        }
-
-        return merged;
-    }
+    public AdminClientConfig AdminConfig() => new(Kafka.With(Kafka.Admin)) { BootstrapServers = BootstrapServers };
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

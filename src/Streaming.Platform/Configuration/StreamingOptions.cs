@@ -25,6 +25,19 @@ public sealed class KafkaOptions
 
     /// <summary>True when no bootstrap servers are configured and the embedded stack is used.</summary>
     public bool UseEmbedded => string.IsNullOrWhiteSpace(BootstrapServers);
+
+    /// <summary><see cref="Common"/> overlaid with one client kind's keys (<see cref="Producer"/>, <see cref="Consumer"/> or <see cref="Admin"/>).</summary>
+    public Dictionary<string, string> With(Dictionary<string, string> specific)
+    {
+        ArgumentNullException.ThrowIfNull(specific);
+        var merged = new Dictionary<string, string>(Common, StringComparer.Ordinal);
+        foreach (var (key, value) in specific)
+        {
+            merged[key] = value;
+        }
+
+        return merged;
+    }
 }
 
 /// <summary>Schema registry endpoint (section <c>SchemaRegistry</c>).</summary>

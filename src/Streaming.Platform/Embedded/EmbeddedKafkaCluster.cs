@@ -33,6 +33,7 @@ public sealed class EmbeddedKafkaCluster : IMockTopicCreator, IDisposable, IAsyn
     private readonly ConcurrentDictionary<TopicPartition, long> _lowWatermarks = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _watermarkMonitor;
+    private IAdminClient? _watermarkAdmin;
     private IntPtr _rk;
     private IntPtr _mcluster;
     private bool _disposed;
@@ -206,12 +207,7 @@ public sealed class EmbeddedKafkaCluster : IMockTopicCreator, IDisposable, IAsyn
             return;
         }
 
-        using var admin = new AdminClientBuilder(new AdminClientConfig
-        {
-            BootstrapServers = BootstrapServers,
-            ClientId = "streaming-embedded-watermark-monitor",
-            LogConnectionClose = false,
-        }).SetLogHandler((_, _) => { }).Build();
+        var admin = WatermarkAdmin();
         var result = await admin.ListOffsetsAsync(
             partitions.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Earliest() }),
             new ListOffsetsOptions { RequestTimeout = TimeSpan.FromSeconds(10) }).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -234,6 +230,22 @@ public sealed class EmbeddedKafkaCluster : IMockTopicCreator, IDisposable, IAsyn
                     tpo.Topic, tpo.Partition.Value, previous, low);
                 DataDropped?.Invoke(tpo.TopicPartition, previous, low);
             }
+        }
+    }
+
+    // One admin client for every check, created on first use: a new client every few seconds would mean new
+    // threads and connections each time.
+    private IAdminClient WatermarkAdmin()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _watermarkAdmin ??= new AdminClientBuilder(new AdminClientConfig
+            {
+                BootstrapServers = BootstrapServers,
+                ClientId = "streaming-embedded-watermark-monitor",
+                LogConnectionClose = false,
+            }).SetLogHandler((_, _) => { }).Build();
         }
     }
 
@@ -319,6 +331,8 @@ public sealed class EmbeddedKafkaCluster : IMockTopicCreator, IDisposable, IAsyn
 
             _disposed = true;
             _stop.Cancel();
+            _watermarkAdmin?.Dispose();
+            _watermarkAdmin = null;
             LibrdkafkaNative.MockClusterDestroy(_mcluster);
             LibrdkafkaLogBridge.Unregister(_rk);
             LibrdkafkaNative.KafkaDestroy(_rk);
