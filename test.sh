@@ -20,6 +20,11 @@ if ! dotnet build Streaming.sln -c Release -nologo -clp:ErrorsOnly; then
   exit 1
 fi
 
+# The schema-evolution gate: every schema in schemas/ against its released versions (docs/schema-evolution.md).
+echo "==> schema-evolution gate"
+gate_failed=0
+dotnet run --no-build -c Release --project src/Streaming.Cli -- schemas check || gate_failed=1
+
 echo "==> testing (results in $results)"
 # One run per test project, each writing its own TRX file: in one solution-wide run, two projects finishing in the
 # same instant could write the same file name and one project's results would silently vanish from the count.
@@ -56,6 +61,10 @@ done
 
 if [ "$files" -ne "$expected" ]; then
   echo "expected test results from $expected projects, found $files"
+  failed=$((failed + 1))
+fi
+if [ "$gate_failed" -ne 0 ]; then
+  echo "schema-evolution gate failed (streaming schemas check)"
   failed=$((failed + 1))
 fi
 if [ "$test_exit" -ne 0 ] && [ "$failed" -eq 0 ]; then
