@@ -133,7 +133,7 @@ public sealed class SchemasCommandTests : IDisposable
 
         Assert.Equal(0, exit);
         Assert.Contains("released billing.payments.v1-value v2", output, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(schemas, "releases", "billing.payments.v1-value", "v2.avsc")));
+        Assert.True(File.Exists(Path.Combine(schemas, "releases", "billing.payments.v1-value", "v2.json")));
         Assert.Equal(0, again);
         Assert.Contains("baseline already current", againOutput, StringComparison.Ordinal);
 
@@ -154,7 +154,7 @@ public sealed class SchemasCommandTests : IDisposable
 
         Assert.Equal(1, exit);
         Assert.Contains("Payment.x", error, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(schemas, "releases", "billing.payments.v1-value", "v2.avsc")));
+        Assert.False(File.Exists(Path.Combine(schemas, "releases", "billing.payments.v1-value", "v2.json")));
     }
 
     [Fact]

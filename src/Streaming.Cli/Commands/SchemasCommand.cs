@@ -167,7 +167,7 @@ public static class SchemasCommand
             var released = SchemaGate.Release(catalog);
             foreach (var (subject, version) in released)
             {
-                output.WriteLine($"released {subject} v{version} -> {Path.Combine(SchemaGate.ReleasesFolder, subject, $"v{version}.avsc")}");
+                output.WriteLine($"released {subject} v{version} -> {Path.Combine(SchemaGate.ReleasesFolder, subject, $"v{version}.json")}");
             }
 
             output.WriteLine(released.Count == 0 ? "schemas release: baseline already current" : $"schemas release: {released.Count} subject(s) released");

@@ -41,7 +41,7 @@ public sealed record GateReport(IReadOnlyList<SubjectGateResult> Subjects)
 
 /// <summary>
 /// The schema-evolution gate: compares each schema of <c>schemas/</c> with the released versions of its subject, under
-/// the subject's declared level. Released versions live in <c>schemas/releases/&lt;subject&gt;/v&lt;N&gt;.avsc</c> (the baseline,
+/// the subject's declared level. Released versions live in <c>schemas/releases/&lt;subject&gt;/v&lt;N&gt;.json</c> (the baseline,
 /// committed to the repository) or in a live registry.
 /// </summary>
 public static partial class SchemaGate
@@ -52,7 +52,7 @@ public static partial class SchemaGate
     /// <summary>Level used when a subject declares none (the registry default).</summary>
     public const CompatibilityLevel DefaultLevel = CompatibilityLevel.Backward;
 
-    [GeneratedRegex(@"^v(?<n>[1-9][0-9]{0,8})\.avsc$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^v(?<n>[1-9][0-9]{0,8})\.json$", RegexOptions.CultureInvariant)]
     private static partial Regex VersionFile();
 
     /// <summary>The released versions of <paramref name="subject"/> (oldest first) as (version, path).</summary>
@@ -65,7 +65,7 @@ public static partial class SchemaGate
             return [];
         }
 
-        var versions = Directory.EnumerateFiles(dir, "*.avsc")
+        var versions = Directory.EnumerateFiles(dir, "*.json")
             .Select(f => (File: f, Match: VersionFile().Match(Path.GetFileName(f))))
             .Where(x => x.Match.Success)
             .Select(x => (Version: int.Parse(x.Match.Groups["n"].Value, CultureInfo.InvariantCulture), Path: x.File))
@@ -139,7 +139,7 @@ public static partial class SchemaGate
 
     /// <summary>
     /// The release step: appends each catalog schema that differs from its subject's latest released version as a new
-    /// version (<c>v&lt;N+1&gt;.avsc</c>). Refuses (and writes nothing) when any schema is incompatible.
+    /// version (<c>v&lt;N+1&gt;.json</c>). Refuses (and writes nothing) when any schema is incompatible.
     /// </summary>
     /// <returns>(subject, new version) for each schema released; empty when the baseline was already current.</returns>
     public static IReadOnlyList<(string Subject, int Version)> Release(SchemaCatalog catalog)
@@ -163,7 +163,7 @@ public static partial class SchemaGate
 
             var dir = Directory.CreateDirectory(Path.Combine(catalog.SchemasDirectory, ReleasesFolder, entry.Subject));
             var next = versions.Count + 1;
-            File.WriteAllText(Path.Combine(dir.FullName, $"v{next}.avsc"), entry.SchemaText);
+            File.WriteAllText(Path.Combine(dir.FullName, $"v{next}.json"), entry.SchemaText);
             released.Add((entry.Subject, next));
         }
 
