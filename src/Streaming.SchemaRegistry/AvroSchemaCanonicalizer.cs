@@ -1,3 +1,5 @@
+using Streaming.SchemaRegistry.Evolution;
+
 namespace Streaming.SchemaRegistry;
 
 /// <summary>Parses Avro schema text and produces the canonical form the registry uses for identity.</summary>
@@ -10,20 +12,18 @@ public static class AvroSchemaCanonicalizer
     /// while whitespace and attribute order do not matter.
     /// </summary>
     /// <exception cref="SchemaRegistryError">42201 with the parser's message when the text is not a valid Avro schema.</exception>
-    public static string Canonicalize(string schemaText)
-    {
-        if (string.IsNullOrWhiteSpace(schemaText))
-        {
-            throw SchemaRegistryError.InvalidSchema("schema text is empty");
-        }
+    public static string Canonicalize(string schemaText) => Parse(schemaText, []).CanonicalJson;
 
+    /// <summary>Parses <paramref name="schemaText"/> with the texts of its references; 42201 when it is not valid Avro.</summary>
+    public static AvroSchemaDocument Parse(string schemaText, IReadOnlyList<string> references)
+    {
         try
         {
-            return Avro.Schema.Parse(schemaText).ToString();
+            return AvroSchemaDocument.Parse(schemaText, references);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (InvalidSchemaException ex)
         {
-            throw SchemaRegistryError.InvalidSchema($"{ex.GetType().Name}: {ex.Message}");
+            throw SchemaRegistryError.InvalidSchema(ex.Message);
         }
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Streaming.SchemaRegistry.Storage;
 
 namespace Streaming.SchemaRegistry;
 
@@ -17,10 +18,16 @@ public sealed class EmbeddedSchemaRegistryOptions
     /// <summary>Port to bind; 0 (default) lets the OS choose, read the result from <see cref="EmbeddedSchemaRegistry.Url"/>.</summary>
     public int Port { get; set; }
 
-    /// <summary>Global compatibility level reported before anyone sets one. Stored, not enforced.</summary>
+    /// <summary>Explicit Kestrel URLs (e.g. <c>http://0.0.0.0:8081</c>); when set, <see cref="Host"/> and <see cref="Port"/> are ignored.</summary>
+    public string? Urls { get; set; }
+
+    /// <summary>Global compatibility level in force before anyone sets one (enforced on registration).</summary>
     public string DefaultCompatibility { get; set; } = "BACKWARD";
 
-    /// <summary>Storage to serve from; a fresh <see cref="InMemorySchemaStore"/> when null.</summary>
+    /// <summary>
+    /// Storage to serve from (e.g. a <see cref="KafkaSchemaStore"/>); a fresh <see cref="InMemorySchemaStore"/> when null.
+    /// The registry disposes it on <see cref="EmbeddedSchemaRegistry.DisposeAsync"/>.
+    /// </summary>
     public ISchemaStore? Store { get; set; }
 }
 
@@ -64,11 +71,11 @@ public sealed class EmbeddedSchemaRegistry : IAsyncDisposable
             builder.Services.AddSingleton(loggerFactory);
         }
 
-        builder.WebHost.UseUrls(new UriBuilder(Uri.UriSchemeHttp, options.Host, options.Port).Uri.ToString().TrimEnd('/'));
+        builder.WebHost.UseUrls(options.Urls ?? new UriBuilder(Uri.UriSchemeHttp, options.Host, options.Port).Uri.ToString().TrimEnd('/'));
 
         var app = builder.Build();
         app.UseSchemaRegistryErrors();
-        app.MapSchemaRegistry(store);
+        app.MapSchemaRegistry(new SchemaRegistryService(store));
         app.MapFallback(static () => Results.Text("{\"error_code\":404,\"message\":\"HTTP 404 Not Found\"}",
             SchemaRegistryEndpoints.ContentType, statusCode: StatusCodes.Status404NotFound));
 
@@ -84,14 +91,15 @@ public sealed class EmbeddedSchemaRegistry : IAsyncDisposable
 
         var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
             ?? throw new InvalidOperationException("Kestrel started but reported no bound address.");
-        app.Logger.LogInformation("Embedded schema registry listening on {Url}", url);
+        app.Logger.LogInformation("Schema registry listening on {Url}", url);
         return new EmbeddedSchemaRegistry(app, url, store);
     }
 
-    /// <summary>Stops Kestrel and releases the port.</summary>
+    /// <summary>Stops Kestrel, releases the port and disposes the store.</summary>
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        await Store.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -1,19 +1,19 @@
-using System.Globalization;
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Streaming.SchemaRegistry.Storage;
 
 namespace Streaming.SchemaRegistry;
 
 /// <summary>
-/// The subset of the Confluent Schema Registry REST API that <c>CachedSchemaRegistryClient</c> and the Avro serdes use
-/// (shapes checked against confluent-kafka-dotnet's <c>RestService</c>). Not implemented: deletes (the <c>deleted</c>
-/// query parameter is accepted and ignored — nothing is ever deleted), schema references, non-Avro schema types,
-/// modes, contexts, metadata/rule sets, and compatibility enforcement (levels are stored and returned, not checked;
-/// <c>POST /compatibility/...</c> is not served).
+/// The Confluent Schema Registry REST API (Avro schemas): subjects, versions, registration with compatibility
+/// enforcement, lookup, soft and permanent deletes, schemas by id, schema references, global and per-subject config,
+/// compatibility tests, and read-only <c>/mode</c>. Shapes follow Confluent's API reference and confluent-kafka-dotnet's
+/// <c>RestService</c>. Not served: JSON Schema / Protobuf, contexts, exporters, metadata and rule sets, setting modes.
 /// </summary>
 public static class SchemaRegistryEndpoints
 {
@@ -38,156 +38,156 @@ public static class SchemaRegistryEndpoints
             }
         });
 
-    /// <summary>Maps the registry's endpoints onto <paramref name="endpoints"/>, serving from <paramref name="store"/>.</summary>
-    public static IEndpointRouteBuilder MapSchemaRegistry(this IEndpointRouteBuilder endpoints, ISchemaStore store)
+    /// <summary>Maps the registry's endpoints onto <paramref name="endpoints"/>, serving <paramref name="service"/>.</summary>
+    public static IEndpointRouteBuilder MapSchemaRegistry(this IEndpointRouteBuilder endpoints, SchemaRegistryService service)
     {
-        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(service);
+        var state = service.Store.State;
+        // Bodies of GET /schemas/ids/{id}: immutable per id, and the hot path of every deserializer.
+        var idBodies = new ConcurrentDictionary<int, string>();
 
         endpoints.MapGet("/", () => Json(new JsonObject()));
+        endpoints.MapGet("/schemas/types", () => Json(new JsonArray(Avro)));
+        endpoints.MapGet("/mode", () => Json(new JsonObject { ["mode"] = "READWRITE" }));
+        endpoints.MapGet("/mode/{subject}", (string subject) => Json(new JsonObject { ["mode"] = "READWRITE" }));
 
-        endpoints.MapGet("/schemas/ids/{id:int}", async (int id, CancellationToken ct) =>
+        endpoints.MapGet("/schemas/ids/{id:int}", (int id) =>
         {
-            var schema = await store.GetSchemaAsync(id, ct).ConfigureAwait(false) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
-            return Json(SchemaBody(new JsonObject(), schema));
+            var schema = state.GetSchema(id) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
+            return Results.Text(idBodies.GetOrAdd(id, _ => SchemaBody(new JsonObject(), schema.Schema, schema.SchemaType, schema.References).ToJsonString()),
+                ContentType, Encoding.UTF8);
         });
 
-        endpoints.MapGet("/schemas/ids/{id:int}/schema", async (int id, CancellationToken ct) =>
+        endpoints.MapGet("/schemas/ids/{id:int}/schema", (int id) =>
+            Raw((state.GetSchema(id) ?? throw SchemaRegistryError.SchemaIdNotFound(id)).Schema));
+
+        endpoints.MapGet("/schemas/ids/{id:int}/versions", (int id, bool? deleted) =>
         {
-            var schema = await store.GetSchemaAsync(id, ct).ConfigureAwait(false) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
-            return Raw(schema.Schema);
+            _ = state.GetSchema(id) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
+            return Json(new JsonArray([.. state.GetSubjectVersionsForId(id, deleted == true)
+                .Select(p => (JsonNode)new JsonObject { ["subject"] = p.Subject, ["version"] = p.Version })]));
         });
 
-        endpoints.MapGet("/schemas/ids/{id:int}/versions", async (int id, CancellationToken ct) =>
+        endpoints.MapGet("/schemas/ids/{id:int}/subjects", (int id, bool? deleted) =>
         {
-            _ = await store.GetSchemaAsync(id, ct).ConfigureAwait(false) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
-            var pairs = await store.GetSubjectVersionsForIdAsync(id, ct).ConfigureAwait(false);
-            return Json(new JsonArray([.. pairs.Select(p => (JsonNode)new JsonObject { ["subject"] = p.Subject, ["version"] = p.Version })]));
+            _ = state.GetSchema(id) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
+            return Json(StringArray(state.GetSubjectVersionsForId(id, deleted == true).Select(p => p.Subject).Distinct()));
         });
 
-        endpoints.MapGet("/schemas/ids/{id:int}/subjects", async (int id, CancellationToken ct) =>
-        {
-            _ = await store.GetSchemaAsync(id, ct).ConfigureAwait(false) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
-            var pairs = await store.GetSubjectVersionsForIdAsync(id, ct).ConfigureAwait(false);
-            return Json(new JsonArray([.. pairs.Select(p => (JsonNode?)JsonValue.Create(p.Subject))]));
-        });
+        endpoints.MapGet("/subjects", (bool? deleted) => Json(StringArray(state.GetSubjects(deleted == true))));
 
-        endpoints.MapGet("/subjects", async (CancellationToken ct) =>
+        endpoints.MapGet("/subjects/{subject}/versions", (string subject, bool? deleted) =>
         {
-            var subjects = await store.GetSubjectsAsync(ct).ConfigureAwait(false);
-            return Json(new JsonArray([.. subjects.Select(s => (JsonNode?)JsonValue.Create(s))]));
-        });
-
-        endpoints.MapGet("/subjects/{subject}/versions", async (string subject, CancellationToken ct) =>
-        {
-            var versions = await store.GetVersionsAsync(subject, ct).ConfigureAwait(false) ?? throw SchemaRegistryError.SubjectNotFound(subject);
-            return Json(new JsonArray([.. versions.Select(v => (JsonNode?)JsonValue.Create(v))]));
+            var versions = state.GetVersions(subject, deleted == true) ?? throw SchemaRegistryError.SubjectNotFound(subject);
+            return Json(new JsonArray([.. versions.Select(v => (JsonNode?)JsonValue.Create(v.Version))]));
         });
 
         endpoints.MapPost("/subjects/{subject}/versions", async (string subject, HttpRequest request, CancellationToken ct) =>
         {
-            var (text, type) = await ReadSchemaRequestAsync(request, ct).ConfigureAwait(false);
-            var canonical = AvroSchemaCanonicalizer.Canonicalize(text);
-            var registered = await store.RegisterAsync(subject, text, type, canonical, ct).ConfigureAwait(false);
+            var (text, type, references) = await ReadSchemaRequestAsync(request, ct).ConfigureAwait(false);
+            var registered = await service.RegisterAsync(subject, text, type, references, ct).ConfigureAwait(false);
             return Json(new JsonObject { ["id"] = registered.Id });
         });
 
-        endpoints.MapPost("/subjects/{subject}", async (string subject, HttpRequest request, CancellationToken ct) =>
+        endpoints.MapPost("/subjects/{subject}", async (string subject, bool? deleted, HttpRequest request, CancellationToken ct) =>
         {
-            var (text, type) = await ReadSchemaRequestAsync(request, ct).ConfigureAwait(false);
-            var canonical = AvroSchemaCanonicalizer.Canonicalize(text);
-            var found = await store.LookupAsync(subject, type, canonical, ct).ConfigureAwait(false);
-            if (found is null)
-            {
-                throw await store.GetVersionsAsync(subject, ct).ConfigureAwait(false) is null
-                    ? SchemaRegistryError.SubjectNotFound(subject)
-                    : SchemaRegistryError.SchemaNotFound();
-            }
-
-            return Json(await VersionBodyAsync(store, found, ct).ConfigureAwait(false));
+            var (text, type, references) = await ReadSchemaRequestAsync(request, ct).ConfigureAwait(false);
+            return Json(VersionBody(service.Lookup(subject, text, type, references, deleted == true)));
         });
 
-        endpoints.MapGet("/subjects/{subject}/versions/{version}", async (string subject, string version, CancellationToken ct) =>
-            Json(await VersionBodyAsync(store, await ResolveVersionAsync(store, subject, version, ct).ConfigureAwait(false), ct).ConfigureAwait(false)));
+        endpoints.MapGet("/subjects/{subject}/versions/{version}", (string subject, string version, bool? deleted) =>
+            Json(VersionBody(service.ResolveVersion(subject, version, deleted == true))));
 
-        endpoints.MapGet("/subjects/{subject}/versions/{version}/schema", async (string subject, string version, CancellationToken ct) =>
+        endpoints.MapGet("/subjects/{subject}/versions/{version}/schema", (string subject, string version, bool? deleted) =>
+            Raw(service.ResolveVersion(subject, version, deleted == true).Schema));
+
+        endpoints.MapGet("/subjects/{subject}/versions/{version}/referencedby", (string subject, string version) =>
         {
-            var found = await ResolveVersionAsync(store, subject, version, ct).ConfigureAwait(false);
-            var schema = await store.GetSchemaAsync(found.Id, ct).ConfigureAwait(false) ?? throw SchemaRegistryError.SchemaIdNotFound(found.Id);
-            return Raw(schema.Schema);
+            var target = service.ResolveVersion(subject, version, includeDeleted: false);
+            var ids = state.GetSubjects(includeDeleted: false)
+                .SelectMany(s => state.GetVersions(s, includeDeleted: false) ?? [])
+                .Where(v => v.References.Any(r => r.Subject == target.Subject && r.Version == target.Version))
+                .Select(v => v.Id).Distinct().Order();
+            return Json(new JsonArray([.. ids.Select(i => (JsonNode?)JsonValue.Create(i))]));
         });
 
-        endpoints.MapGet("/config", async (CancellationToken ct) =>
-            Json(ConfigBody(await store.GetCompatibilityAsync(null, ct).ConfigureAwait(false) ?? "BACKWARD")));
+        endpoints.MapDelete("/subjects/{subject}", async (string subject, bool? permanent, CancellationToken ct) =>
+        {
+            var versions = await service.DeleteSubjectAsync(subject, permanent == true, ct).ConfigureAwait(false);
+            return Json(new JsonArray([.. versions.Select(v => (JsonNode?)JsonValue.Create(v))]));
+        });
+
+        endpoints.MapDelete("/subjects/{subject}/versions/{version}", async (string subject, string version, bool? permanent, CancellationToken ct) =>
+            Json(JsonValue.Create(await service.DeleteVersionAsync(subject, version, permanent == true, ct).ConfigureAwait(false))));
+
+        endpoints.MapPost("/compatibility/subjects/{subject}/versions/{version}", async (string subject, string version, bool? verbose, HttpRequest request, CancellationToken ct) =>
+        {
+            var (text, type, references) = await ReadSchemaRequestAsync(request, ct).ConfigureAwait(false);
+            return Json(CompatibilityBody(service.TestCompatibility(subject, version, text, type, references), verbose == true));
+        });
+
+        endpoints.MapPost("/compatibility/subjects/{subject}/versions", async (string subject, bool? verbose, HttpRequest request, CancellationToken ct) =>
+        {
+            var (text, type, references) = await ReadSchemaRequestAsync(request, ct).ConfigureAwait(false);
+            return Json(CompatibilityBody(service.TestCompatibility(subject, null, text, type, references), verbose == true));
+        });
+
+        endpoints.MapGet("/config", () => Json(ConfigBody(state.GetLevel(null)!)));
 
         endpoints.MapPut("/config", async (HttpRequest request, CancellationToken ct) =>
-        {
-            var level = await ReadCompatibilityAsync(request, ct).ConfigureAwait(false);
-            await store.SetCompatibilityAsync(null, level, ct).ConfigureAwait(false);
-            return Json(new JsonObject { ["compatibility"] = level });
-        });
+            Json(new JsonObject { ["compatibility"] = await service.SetLevelAsync(null, await ReadCompatibilityAsync(request, ct).ConfigureAwait(false), ct).ConfigureAwait(false) }));
 
-        endpoints.MapGet("/config/{subject}", async (string subject, bool? defaultToGlobal, CancellationToken ct) =>
+        endpoints.MapGet("/config/{subject}", (string subject, bool? defaultToGlobal) =>
         {
-            var level = await store.GetCompatibilityAsync(subject, ct).ConfigureAwait(false);
-            if (level is null && defaultToGlobal == true)
-            {
-                level = await store.GetCompatibilityAsync(null, ct).ConfigureAwait(false);
-            }
-
+            var level = state.GetLevel(subject) ?? (defaultToGlobal == true ? state.GetLevel(null) : null);
             return Json(ConfigBody(level ?? throw SchemaRegistryError.SubjectCompatibilityNotConfigured(subject)));
         });
 
         endpoints.MapPut("/config/{subject}", async (string subject, HttpRequest request, CancellationToken ct) =>
-        {
-            var level = await ReadCompatibilityAsync(request, ct).ConfigureAwait(false);
-            await store.SetCompatibilityAsync(subject, level, ct).ConfigureAwait(false);
-            return Json(new JsonObject { ["compatibility"] = level });
-        });
+            Json(new JsonObject { ["compatibility"] = await service.SetLevelAsync(subject, await ReadCompatibilityAsync(request, ct).ConfigureAwait(false), ct).ConfigureAwait(false) }));
+
+        endpoints.MapDelete("/config/{subject}", async (string subject, CancellationToken ct) =>
+            Json(ConfigBody(await service.DeleteLevelAsync(subject, ct).ConfigureAwait(false))));
 
         return endpoints;
     }
+
+    private static JsonArray StringArray(IEnumerable<string> items) => new([.. items.Select(s => (JsonNode?)JsonValue.Create(s))]);
 
     private static JsonObject ConfigBody(string level) =>
         // Confluent answers GET /config with "compatibilityLevel"; client versions differ in which name they read.
         new() { ["compatibilityLevel"] = level, ["compatibility"] = level };
 
-    private static JsonObject SchemaBody(JsonObject body, StoredSchema schema)
+    private static JsonObject CompatibilityBody(CompatibilityTestResult result, bool verbose)
     {
-        // Confluent omits schemaType for Avro; the .NET client defaults a missing type to Avro.
-        if (schema.SchemaType != Avro)
+        var body = new JsonObject { ["is_compatible"] = result.IsCompatible };
+        if (verbose)
         {
-            body["schemaType"] = schema.SchemaType;
+            body["messages"] = StringArray(result.Messages);
         }
 
-        body["schema"] = schema.Schema;
         return body;
     }
 
-    private static async Task<JsonObject> VersionBodyAsync(ISchemaStore store, SubjectVersion found, CancellationToken ct)
+    private static JsonObject SchemaBody(JsonObject body, string schema, string schemaType, IReadOnlyList<SchemaReferenceRecord> references)
     {
-        var schema = await store.GetSchemaAsync(found.Id, ct).ConfigureAwait(false) ?? throw SchemaRegistryError.SchemaIdNotFound(found.Id);
-        return SchemaBody(new JsonObject { ["subject"] = found.Subject, ["version"] = found.Version, ["id"] = found.Id }, schema);
-    }
-
-    private static async Task<SubjectVersion> ResolveVersionAsync(ISchemaStore store, string subject, string version, CancellationToken ct)
-    {
-        int? number = version switch
+        // Confluent omits schemaType for Avro; the .NET client defaults a missing type to Avro.
+        if (schemaType != Avro)
         {
-            "latest" or "-1" => null,
-            _ when int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= 1 => v,
-            _ => throw SchemaRegistryError.InvalidVersion(version),
-        };
-
-        var found = await store.GetVersionAsync(subject, number, ct).ConfigureAwait(false);
-        if (found is not null)
-        {
-            return found;
+            body["schemaType"] = schemaType;
         }
 
-        throw await store.GetVersionsAsync(subject, ct).ConfigureAwait(false) is null || number is null
-            ? SchemaRegistryError.SubjectNotFound(subject)
-            : SchemaRegistryError.VersionNotFound(subject, number.Value);
+        if (references.Count > 0)
+        {
+            body["references"] = new JsonArray([.. references.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["subject"] = r.Subject, ["version"] = r.Version })]);
+        }
+
+        body["schema"] = schema;
+        return body;
     }
+
+    private static JsonObject VersionBody(SchemaRecord version) =>
+        SchemaBody(new JsonObject { ["subject"] = version.Subject, ["version"] = version.Version, ["id"] = version.Id }, version.Schema, version.SchemaType, version.References);
 
     private static async Task<JsonObject> ReadBodyAsync(HttpRequest request, CancellationToken ct)
     {
@@ -202,7 +202,7 @@ public static class SchemaRegistryEndpoints
         }
     }
 
-    private static async Task<(string Schema, string SchemaType)> ReadSchemaRequestAsync(HttpRequest request, CancellationToken ct)
+    private static async Task<(string Schema, string SchemaType, IReadOnlyList<SchemaReferenceRecord> References)> ReadSchemaRequestAsync(HttpRequest request, CancellationToken ct)
     {
         var body = await ReadBodyAsync(request, ct).ConfigureAwait(false);
         var schema = body["schema"] is JsonValue s && s.TryGetValue<string>(out var text)
@@ -214,23 +214,34 @@ public static class SchemaRegistryEndpoints
             throw SchemaRegistryError.InvalidSchema($"schemaType '{type}' is not supported by this registry; only AVRO is.");
         }
 
-        if (body["references"] is JsonArray { Count: > 0 })
+        var references = new List<SchemaReferenceRecord>();
+        if (body["references"] is JsonArray list)
         {
-            throw SchemaRegistryError.InvalidSchema("schema references are not supported by this registry.");
+            foreach (var item in list)
+            {
+                var name = item?["name"] is JsonValue n && n.TryGetValue<string>(out var nameText) ? nameText : null;
+                var subject = item?["subject"] is JsonValue su && su.TryGetValue<string>(out var subjectText) ? subjectText : null;
+                var version = item?["version"] is JsonValue ve && ve.TryGetValue<int>(out var versionNumber) ? versionNumber : (int?)null;
+                if (name is null || subject is null || version is null)
+                {
+                    throw SchemaRegistryError.InvalidSchema($"reference {item?.ToJsonString()} needs \"name\", \"subject\" and \"version\"");
+                }
+
+                references.Add(new SchemaReferenceRecord(name, subject, version.Value));
+            }
         }
 
-        return (schema, type);
+        return (schema, type, references);
     }
 
-    private static async Task<string> ReadCompatibilityAsync(HttpRequest request, CancellationToken ct)
+    private static async Task<string?> ReadCompatibilityAsync(HttpRequest request, CancellationToken ct)
     {
         var body = await ReadBodyAsync(request, ct).ConfigureAwait(false);
-        var raw = (body["compatibility"] ?? body["compatibilityLevel"]) is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
-        return CompatibilityLevels.Normalize(raw) ?? throw SchemaRegistryError.InvalidCompatibility(raw);
+        return (body["compatibility"] ?? body["compatibilityLevel"]) is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
     }
 
-    private static IResult Json(JsonNode body, int statusCode = StatusCodes.Status200OK) =>
-        Results.Text(body.ToJsonString(), ContentType, Encoding.UTF8, statusCode);
+    private static IResult Json(JsonNode? body, int statusCode = StatusCodes.Status200OK) =>
+        Results.Text(body?.ToJsonString() ?? "null", ContentType, Encoding.UTF8, statusCode);
 
     private static IResult Raw(string schema) => Results.Text(schema, "application/json", Encoding.UTF8);
 }
