@@ -8,8 +8,8 @@ namespace Streaming.SchemaRegistry.Tests;
 
 /// <summary>
 /// The embedded registry's REST API as the real Confluent <see cref="CachedSchemaRegistryClient"/> (2.16) sees it:
-/// registration, lookup, reads by id / version, errors and config. Does not cover compatibility enforcement
-/// (not implemented) or deletes.
+/// registration, lookup, reads by id / version, errors and config. Compatibility enforcement, deletes and references
+/// are in <see cref="RegistryCompatibilityAndDeleteTests"/>.
 /// </summary>
 public sealed class RegistryRestApiTests
 {

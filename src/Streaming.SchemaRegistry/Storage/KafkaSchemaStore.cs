@@ -46,6 +46,9 @@ public sealed class KafkaSchemaStore : ISchemaStore
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly List<(long Offset, TaskCompletionSource<bool> Done, bool ExactOffset)> _waiters = [];
+    // Whether each recently read record was applied: a writer's consumer may read its record before the produce call returns.
+    private readonly Dictionary<long, bool> _recentResults = [];
+    private readonly Queue<long> _recentOrder = new();
     private Task _loop = Task.CompletedTask;
     private long _position; // next offset to read
     private Exception? _failure;
@@ -70,6 +73,8 @@ public sealed class KafkaSchemaStore : ISchemaStore
             GroupId = "schema-registry-" + Guid.NewGuid().ToString("N"), // never joins: partitions are assigned, offsets never committed
             EnableAutoCommit = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
+            // A write counts once it is read back: do not let the fetch long-poll sit on it (the topic is tiny).
+            FetchWaitMaxMs = 20,
             ClientId = "schema-registry",
         }).Build();
     }
@@ -154,6 +159,13 @@ public sealed class KafkaSchemaStore : ISchemaStore
                 return Task.FromResult(true);
             }
 
+            if (exact && _position > offset)
+            {
+                return _recentResults.TryGetValue(offset, out var applied)
+                    ? Task.FromResult(applied)
+                    : Task.FromException<bool>(SchemaRegistryError.StoreError($"the outcome of {_options.Topic} offset {offset} is no longer known"));
+            }
+
             _waiters.Add((offset, done, exact));
         }
 
@@ -213,6 +225,12 @@ public sealed class KafkaSchemaStore : ISchemaStore
         lock (_gate)
         {
             _position = offset + 1;
+            _recentResults[offset] = applied;
+            _recentOrder.Enqueue(offset);
+            if (_recentOrder.Count > 10_000)
+            {
+                _recentResults.Remove(_recentOrder.Dequeue());
+            }
             for (var i = _waiters.Count - 1; i >= 0; i--)
             {
                 var w = _waiters[i];
