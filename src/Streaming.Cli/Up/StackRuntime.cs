@@ -5,6 +5,7 @@ using Streaming.Platform.Configuration;
 using Streaming.Platform.Embedded;
 using Streaming.Platform.Topics;
 using Streaming.SchemaRegistry;
+using Streaming.SchemaRegistry.Storage;
 
 namespace Streaming.Cli.Up;
 
@@ -68,9 +69,9 @@ public sealed class StackRuntime : IAsyncDisposable
             string url;
             if (registryOptions.UseEmbedded)
             {
-                registry = await EmbeddedSchemaRegistry.StartAsync(null, loggerFactory, ct).ConfigureAwait(false);
+                registry = await StartEmbeddedRegistryAsync(cluster, loggerFactory, ct).ConfigureAwait(false);
                 url = registry.Url;
-                output.WriteLine($"Schema registry: embedded at {url}");
+                output.WriteLine($"Schema registry: embedded at {url}" + (cluster is null ? "" : " (state in the _schemas topic)"));
             }
             else
             {
@@ -106,6 +107,27 @@ public sealed class StackRuntime : IAsyncDisposable
             }
 
             cluster?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The embedded registry; on the embedded cluster its state lives in the _schemas topic, as Confluent's does.</summary>
+    private static async Task<EmbeddedSchemaRegistry> StartEmbeddedRegistryAsync(EmbeddedKafkaCluster? cluster, ILoggerFactory loggerFactory, CancellationToken ct)
+    {
+        var store = cluster is null
+            ? null
+            : await KafkaSchemaStore.StartAsync(KafkaSchemaStoreOptions.ForEmbedded(cluster, cluster.BrokerCount), loggerFactory.CreateLogger<KafkaSchemaStore>(), ct).ConfigureAwait(false);
+        try
+        {
+            return await EmbeddedSchemaRegistry.StartAsync(new EmbeddedSchemaRegistryOptions { Store = store }, loggerFactory, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (store is not null)
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw;
         }
     }

@@ -26,6 +26,24 @@ public sealed class KafkaSchemaStoreOptions
     /// </summary>
     public Func<CancellationToken, Task>? EnsureTopic { get; init; }
 
+    /// <summary>
+    /// Options for the embedded mock cluster, which has no admin API: the topic is created through the mock's own API
+    /// (1 partition, replication min(3, brokers)); it does not compact, which only costs space there.
+    /// </summary>
+    public static KafkaSchemaStoreOptions ForEmbedded(Platform.Embedded.IMockTopicCreator cluster, int brokers)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        return new KafkaSchemaStoreOptions
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            EnsureTopic = _ =>
+            {
+                cluster.CreateTopic("_schemas", 1, Math.Min(3, brokers));
+                return Task.CompletedTask;
+            },
+        };
+    }
+
     /// <summary>How long start-up may take to read the topic to its end, and a write to come back.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
 }
