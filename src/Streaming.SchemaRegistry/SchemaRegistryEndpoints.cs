@@ -44,7 +44,7 @@ public static class SchemaRegistryEndpoints
         ArgumentNullException.ThrowIfNull(service);
         var state = service.Store.State;
         // Bodies of GET /schemas/ids/{id}: immutable per id, and the hot path of every deserializer.
-        var idBodies = new ConcurrentDictionary<int, string>();
+        var idBodies = new ConcurrentDictionary<int, byte[]>();
 
         endpoints.MapGet("/", () => Json(new JsonObject()));
         endpoints.MapGet("/schemas/types", () => Json(new JsonArray(Avro)));
@@ -54,8 +54,8 @@ public static class SchemaRegistryEndpoints
         endpoints.MapGet("/schemas/ids/{id:int}", (int id) =>
         {
             var schema = state.GetSchema(id) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
-            return Results.Text(idBodies.GetOrAdd(id, _ => SchemaBody(new JsonObject(), schema.Schema, schema.SchemaType, schema.References).ToJsonString()),
-                ContentType, Encoding.UTF8);
+            return Results.Bytes(idBodies.GetOrAdd(id, _ => Encoding.UTF8.GetBytes(SchemaBody(new JsonObject(), schema.Schema, schema.SchemaType, schema.References).ToJsonString())),
+                ContentType);
         });
 
         endpoints.MapGet("/schemas/ids/{id:int}/schema", (int id) =>
