@@ -206,6 +206,30 @@ public sealed class SchemasCommandTests : IDisposable
         Assert.Contains("payment.avsc", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Check_against_a_live_registry_uses_its_versions_after_register()
+    {
+        await using var registry = await Streaming.SchemaRegistry.EmbeddedSchemaRegistry.StartAsync(cancellationToken: TestContext.Current.CancellationToken);
+        var schemas = CopyOfSchemas();
+        Directory.Delete(Path.Combine(schemas, "releases"), recursive: true); // only the registry's versions count here
+
+        var register = await RunAsync("schemas", "register", "--schemas", schemas, "--registry", registry.Url);
+        var unchanged = await RunAsync("schemas", "check", "--schemas", schemas, "--registry", registry.Url);
+        EditSchema(Path.Combine(schemas, "billing", "invoice.avsc"), invoice =>
+            FieldOf(invoice, "tax")["type"]!["scale"] = 6);
+        var broken = await RunAsync("schemas", "check", "--schemas", schemas, "--registry", registry.Url);
+        var baselineOnly = await RunAsync("schemas", "check", "--schemas", schemas);
+
+        Assert.True(register.Exit == 0, register.Output + register.Error);
+        Assert.Contains("schemas register: 19 subjects registered", register.Output, StringComparison.Ordinal);
+        Assert.True(unchanged.Exit == 0, unchanged.Output + unchanged.Error);
+        Assert.Equal(1, broken.Exit);
+        Assert.Contains("billing.invoices.v1-value (billing/invoice.avsc, BACKWARD): Invoice.tax: decimal scale differs: reader decimal(18,6), writer decimal(18,4)", broken.Output, StringComparison.Ordinal);
+        Assert.Contains("registry version 1", broken.Output, StringComparison.Ordinal);
+        Assert.Equal(0, baselineOnly.Exit); // no releases folder: every subject is new to the baseline
+        Assert.Contains("(19 without released versions)", baselineOnly.Output, StringComparison.Ordinal);
+    }
+
     private string Write(string name, string text)
     {
         var path = Path.Combine(_temp.FullName, name);
