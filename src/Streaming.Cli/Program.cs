@@ -8,6 +8,7 @@ var root = new RootCommand("streaming — CRM, billing and ERP kept in step over
     UpCommand.Create(),
     TopicsCommand.Create(ct => Task.FromResult<IMockTopicCreator>(EmbeddedKafkaCluster.Start())),
     ReplayCommand.Create(),
+    ReconcileCommand.Create(),
 };
 
 // Ctrl-C / SIGTERM (Kubernetes) cancel the running command, which then stops cleanly: sink committed and
