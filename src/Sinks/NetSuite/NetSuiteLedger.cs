@@ -71,12 +71,27 @@ public sealed class NetSuiteLedger : ILedger
     public async Task<IReadOnlyList<PostingOutcome>> PostBatchAsync(IReadOnlyList<Journal> journals, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(journals);
-        var results = await Task.WhenAll(journals.Select(j => PostGuardedAsync(j, cancellationToken))).ConfigureAwait(false);
+        // One request chain per posting key: two concurrent upserts of one key would both report Posted. A repeat within the
+        // batch is answered from the first, as the SQL ledgers do (same content → duplicate, other content → conflict).
+        var firsts = journals.DistinctBy(j => j.PostingKey, StringComparer.Ordinal).ToList();
+        var posted = await Task.WhenAll(firsts.Select(j => PostGuardedAsync(j, cancellationToken))).ConfigureAwait(false);
+        var byKey = firsts.Select((j, i) => (j, r: posted[i])).ToDictionary(x => x.j.PostingKey, x => (Journal: x.j, Result: x.r), StringComparer.Ordinal);
+        var results = journals.Select(j =>
+        {
+            var (first, result) = byKey[j.PostingKey];
+            if (ReferenceEquals(first, j) || result.Outcome is not { } o)
+            {
+                return result;
+            }
+
+            var hash = j.ContentHash();
+            return new Result(o with { Status = o.Status == PostingStatus.Conflict || o.ContentHash != hash ? PostingStatus.Conflict : PostingStatus.Duplicate });
+        }).ToList();
         var transient = results.Select(r => r.Transient).OfType<ErpTransientException>().ToList();
         if (transient.Count > 0)
         {
-            var posted = results.Count(r => r.Outcome is not null);
-            throw new ErpTransientException($"{transient.Count} of {journals.Count} journals could not reach NetSuite now ({posted} did; retrying the batch "
+            var reached = results.Count(r => r.Outcome is not null);
+            throw new ErpTransientException($"{transient.Count} of {journals.Count} journals could not reach NetSuite now ({reached} did; retrying the batch "
                 + $"finds them as duplicates): {transient[0].Message}", transient.Max(t => t.RetryAfter), transient[0]);
         }
 

@@ -195,6 +195,23 @@ public sealed class NetSuiteLedgerTests
     }
 
     [Fact]
+    public async Task A_key_repeated_within_a_batch_posts_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var fake = Fake();
+        await using var server = await FakeNetSuiteServer.StartAsync(fake, ct);
+        using var http = new HttpClient();
+        await using var ledger = Ledger(server, fake, http);
+
+        var outcomes = await ledger.PostBatchAsync([Invoice(1), Invoice(2), Invoice(1)], ct);
+
+        Assert.Equal([PostingStatus.Posted, PostingStatus.Posted, PostingStatus.Duplicate], outcomes.Select(o => o.Status));
+        Assert.Equal(outcomes[0].ErpDocumentId, outcomes[2].ErpDocumentId);
+        Assert.Equal(2, server.Records.Count);
+        Assert.Equal(2, server.RequestLog.Count(r => r.ExternalId == "invoice_cin__1_cissued")); // one GET, one PUT
+    }
+
+    [Fact]
     public async Task The_same_key_with_other_content_is_a_conflict_and_changes_nothing()
     {
         var ct = TestContext.Current.CancellationToken;
