@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Streaming.Sinks.NetSuite;
 
 namespace Streaming.Sinks.Tests.NetSuite;
@@ -58,5 +59,27 @@ public sealed class OAuth1SignerTests
         Assert.Equal(externalId, NetSuiteExternalId.FromPostingKey(postingKey));
         Assert.True(NetSuiteExternalId.IsValid(externalId));
         Assert.Equal(postingKey, NetSuiteExternalId.ToPostingKey(externalId));
+    }
+}
+
+/// <summary><see cref="NetSuiteOptions"/> bound from configuration: every missing secret is named, and none is ever printed.</summary>
+public sealed class NetSuiteOptionsTests
+{
+    [Fact]
+    public void Missing_settings_are_named_and_secrets_never_printed()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["NetSuite:BaseUrl"] = "https://1234567.suitetalk.api.netsuite.com", ["NetSuite:AccountId"] = "1234567",
+            ["NetSuite:ConsumerKey"] = "ck", ["NetSuite:TokenId"] = "tk", ["NetSuite:TokenSecret"] = "super-secret-token", ["NetSuite:MaxConcurrency"] = "0",
+        }).Build();
+
+        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => Platform.Configuration.ConfigurationExtensions.BindValidated<NetSuiteOptions>(config, NetSuiteOptions.Section));
+
+        Assert.Contains(ex.Failures, f => f.Contains("NetSuite:ConsumerSecret", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("NetSuite:MaxConcurrency", StringComparison.Ordinal));
+        Assert.DoesNotContain("super-secret-token", string.Join("\n", ex.Failures), StringComparison.Ordinal);
+        Assert.DoesNotContain("super-secret-token", new NetSuiteOptions { TokenSecret = "super-secret-token" }.ToString(), StringComparison.Ordinal);
     }
 }
