@@ -9,6 +9,8 @@ var root = new RootCommand("streaming — CRM, billing and ERP kept in step over
     TopicsCommand.Create(ct => Task.FromResult<IMockTopicCreator>(EmbeddedKafkaCluster.Start())),
     SchemasCommand.Create(),
     RegistryCommand.Create(),
+    ReplayCommand.Create(),
+    ReconcileCommand.Create(),
 };
 
 // Ctrl-C / SIGTERM (Kubernetes) cancel the running command, which then stops cleanly: sink committed and

@@ -1,0 +1,121 @@
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Microsoft.Extensions.Configuration;
+using Streaming.Cli.Commands;
+using Streaming.Contracts;
+using Streaming.Contracts.Finance;
+using Streaming.Contracts.Ops;
+using Streaming.Platform.Embedded;
+using Streaming.Platform.Serialization;
+using Streaming.SchemaRegistry;
+using Streaming.Sinks.Journals;
+using Streaming.Sinks.Ledger;
+using Streaming.Sinks.Posting;
+
+namespace Streaming.IntegrationTests;
+
+/// <summary>
+/// <c>streaming reconcile</c> end to end on an embedded broker of its own: finance events on <c>finance.events.v1</c>, a SQLite
+/// ledger holding their journals, the sink group's committed offsets. Exit 0 when they match; exit 1 with the break named by
+/// posting key and source id when a fact the sink read has no posting; <c>--entity</c> scopes it; no cluster or a bad period is
+/// exit 2. The comparison rules themselves are covered by <c>Streaming.Sinks.Tests.ReconcilerTests</c>.
+/// </summary>
+public sealed class ReconcileCommandTests
+{
+    private const string SinkGroup = "reconcile-sink";
+
+    private static FinanceEvent Event(FinanceEventType type, string id, string entity, string currency, decimal amount, decimal tax = 0m) => new()
+    {
+        eventId = $"fe_{id}", eventType = type,
+        postingKey = type == FinanceEventType.PAYMENT_APPLIED ? $"payment:{id}:applied" : $"invoice:{id}:issued",
+        correlationId = $"corr-{id}", legalEntityId = entity, customerId = "C-1", currency = currency,
+        totalAmount = Money.ToAvro(amount), taxAmount = Money.ToAvro(tax), effectiveDate = new DateTime(2026, 11, 12, 0, 0, 0, DateTimeKind.Utc), documentNumber = id,
+        lines = type == FinanceEventType.PAYMENT_APPLIED
+            ? [new FinanceEventLine { lineId = $"{id}:cash", kind = Contracts.Finance.FinanceLineKind.CASH, amount = Money.ToAvro(amount) }]
+            : [new FinanceEventLine { lineId = $"{id}:l1", kind = Contracts.Finance.FinanceLineKind.SERVICES, amount = Money.ToAvro(amount - tax) },
+               new FinanceEventLine { lineId = $"{id}:tax", kind = Contracts.Finance.FinanceLineKind.TAX, amount = Money.ToAvro(tax), taxJurisdiction = "DE" }],
+        source = new SourceRef { system = "stripe", objectType = type == FinanceEventType.PAYMENT_APPLIED ? "payment" : "invoice", objectId = id, eventId = $"evt_{id}" },
+        createdAt = new DateTime(2026, 11, 12, 0, 0, 0, DateTimeKind.Utc),
+    };
+
+    [Fact]
+    public async Task Matching_sources_exit_0_and_an_unposted_fact_is_a_break_naming_its_key_and_source()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = EmbeddedKafkaCluster.Start(new EmbeddedKafkaOptions { Brokers = 1, WatermarkCheckInterval = TimeSpan.Zero });
+        await using var registry = await EmbeddedSchemaRegistry.StartAsync(cancellationToken: ct);
+        using var client = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registry.Url });
+        cluster.CreateTopic(Topics.FinanceEvents, 2, 1);
+        cluster.CreateTopic(Topics.Quarantine, 1, 1);
+        await client.RegisterSchemaAsync(Topics.ValueSubject(Topics.FinanceEvents), new Schema(FinanceEvent._SCHEMA.ToString(), SchemaType.Avro));
+        await client.RegisterSchemaAsync(Topics.ValueSubject(Topics.Quarantine), new Schema(QuarantineRecord._SCHEMA.ToString(), SchemaType.Avro));
+        var path = Path.Combine(Path.GetTempPath(), $"reconcile-it-{Guid.NewGuid():N}.db");
+        await using var ledger = await SqliteLedger.OpenAsync(path, ct);
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        var serdes = new AvroSerdes<FinanceEvent>(client);
+        var builder = new JournalBuilder(DefaultChartOfAccounts.Instance);
+
+        async Task PublishAsync(FinanceEvent e, bool post)
+        {
+            await producer.ProduceAsync(Topics.FinanceEvents, new Message<string, byte[]> { Key = e.customerId + e.legalEntityId, Value = serdes.SerializeValue(e, Topics.FinanceEvents) }, ct);
+            if (post)
+            {
+                await ledger.PostBatchAsync([builder.Build(FinanceFactMapper.ToFact(e))], ct);
+            }
+
+            // The sink "has read" everything: its group's committed offsets are at the ends.
+            using var c = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = SinkGroup }).Build();
+            c.Commit(new[] { 0, 1 }.Select(p => new TopicPartitionOffset(new TopicPartition(Topics.FinanceEvents, p),
+                c.QueryWatermarkOffsets(new TopicPartition(Topics.FinanceEvents, p), TimeSpan.FromSeconds(10)).High)).ToList());
+        }
+
+        await PublishAsync(Event(FinanceEventType.INVOICE_ISSUED, "in_1", "US01", "USD", 1072.50m, 72.50m), post: true);
+        await PublishAsync(Event(FinanceEventType.PAYMENT_APPLIED, "pi_1", "US01", "USD", 1072.50m), post: true);
+        await PublishAsync(Event(FinanceEventType.INVOICE_ISSUED, "in_2", "DE01", "EUR", 119.00m, 19.00m), post: true);
+
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Kafka:BootstrapServers"] = cluster.BootstrapServers, ["SchemaRegistry:Url"] = registry.Url, ["Ledger:SqlitePath"] = path,
+        }).Build();
+        async Task<(int, string, string)> ReconcileAsync(string? entity = null, string period = "2026-11")
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            var exit = await ReconcileCommand.RunAsync(period, entity, null, SinkGroup, output, error, ct, config);
+            return (exit, output.ToString(), error.ToString());
+        }
+
+        var (exit, output, error) = await ReconcileAsync();
+        Assert.True(exit == ReconcileCommand.ExitClean, output + error);
+        Assert.Matches(@"(?m)^US01\s+USD\s+1072\.50\s+1072\.50\s+1072\.50\s+1072\.50\s+0\.00\s+0\.00$", output);
+        Assert.Matches(@"(?m)^DE01\s+EUR\s+119\.00\s+119\.00\s+0\.00\s+0\.00\s+0\.00\s+0\.00$", output);
+
+        await PublishAsync(Event(FinanceEventType.PAYMENT_APPLIED, "pi_2", "US01", "USD", 25.00m), post: false);
+        (exit, output, error) = await ReconcileAsync();
+        Assert.Equal(ReconcileCommand.ExitBreaks, exit);
+        Assert.Contains("BREAK MissingPosting US01 USD posting key payment:pi_2:applied source stripe:payment:pi_2: source 25.00, ledger -.", output, StringComparison.Ordinal);
+
+        (exit, output, _) = await ReconcileAsync(entity: "DE01");
+        Assert.True(exit == ReconcileCommand.ExitClean, output);
+        Assert.DoesNotContain("US01", output, StringComparison.Ordinal);
+
+        (exit, _, error) = await ReconcileAsync(period: "2026-1");
+        Assert.Equal((ReconcileCommand.ExitBadInput, true), (exit, error.Contains("'2026-1' is not a month", StringComparison.Ordinal)));
+
+        await ledger.DisposeAsync();
+        foreach (var f in new[] { path, path + "-wal", path + "-shm" })
+        {
+            File.Delete(f);
+        }
+    }
+
+    [Fact]
+    public async Task No_cluster_configured_is_exit_2()
+    {
+        var error = new StringWriter();
+        var exit = await ReconcileCommand.RunAsync("2026-11", null, null, null, new StringWriter(), error, TestContext.Current.CancellationToken,
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build());
+        Assert.Equal(ReconcileCommand.ExitBadInput, exit);
+        Assert.Contains("set KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL", error.ToString(), StringComparison.Ordinal);
+    }
+}
