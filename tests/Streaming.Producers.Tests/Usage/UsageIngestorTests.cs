@@ -59,10 +59,7 @@ public sealed class UsageIngestorTests(UsageStack stack) : IClassFixture<UsageSt
         Assert.Equal(5, ingestor.Capacity);
 
         // Hold deliveries back: every broker answers after 1.5 s, so the five queued records stay unacknowledged.
-        for (var b = 1; b <= stack.Cluster.BrokerCount; b++)
-        {
-            stack.Cluster.SetBrokerRoundTripTime(b, TimeSpan.FromMilliseconds(1500));
-        }
+        stack.SetRoundTripTime(TimeSpan.FromMilliseconds(1500));
 
         try
         {
@@ -81,10 +78,7 @@ public sealed class UsageIngestorTests(UsageStack stack) : IClassFixture<UsageSt
         }
         finally
         {
-            for (var b = 1; b <= stack.Cluster.BrokerCount; b++)
-            {
-                stack.Cluster.SetBrokerRoundTripTime(b, TimeSpan.Zero);
-            }
+            stack.SetRoundTripTime(TimeSpan.Zero);
         }
 
         await ingestor.FlushAsync(TimeSpan.FromSeconds(30), ct);

@@ -73,6 +73,24 @@ public sealed class UsageStack : IAsyncLifetime
         return read;
     }
 
+    /// <summary>Records the log holds (sum of high minus low watermarks): what was produced, duplicates included.</summary>
+    public long CountInLog(string topic)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = Cluster.BootstrapServers, GroupId = "count" }).Build();
+        return Enumerable.Range(0, Cluster.Topics[topic])
+            .Select(p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)))
+            .Sum(w => w.High.Value - w.Low.Value);
+    }
+
+    /// <summary>Makes every broker answer after <paramref name="rtt"/> (zero restores it), so deliveries stay pending.</summary>
+    public void SetRoundTripTime(TimeSpan rtt)
+    {
+        for (var b = 1; b <= Cluster.BrokerCount; b++)
+        {
+            Cluster.SetBrokerRoundTripTime(b, rtt);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
