@@ -7,6 +7,7 @@ var root = new RootCommand("streaming — CRM, billing and ERP kept in step over
 {
     UpCommand.Create(),
     TopicsCommand.Create(ct => Task.FromResult<IMockTopicCreator>(EmbeddedKafkaCluster.Start())),
+    MasterDataCommand.Create(),
 };
 
 // Ctrl-C / SIGTERM (Kubernetes) cancel the running command, which then stops cleanly: sink committed and
