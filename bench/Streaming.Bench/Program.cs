@@ -1,11 +1,14 @@
 using Streaming.Bench.Micro;
 using Streaming.Bench.Raw;
+using Streaming.Bench.Usage;
 
 // Streaming.Bench: load harness (one subcommand per scenario) and BenchmarkDotNet micro-benchmarks. See BENCHMARKS.md.
 const string usage = $"""
     usage: dotnet run -c Release --project bench/Streaming.Bench -- <command> [options]
 
     {RawOptions.Usage}
+
+    {UsageOptions.Usage}
 
     micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
     """;
@@ -24,6 +27,7 @@ try
     return args[0] switch
     {
         "raw" => await RawCommand.RunAsync(RawOptions.Parse(args[1..]), cancel.Token),
+        "usage" => await UsageCommand.RunAsync(UsageOptions.Parse(args[1..]), cancel.Token),
         "micro" => MicroCommand.Run(args[1..]),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
