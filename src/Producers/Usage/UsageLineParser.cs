@@ -31,6 +31,10 @@ public sealed class UsageLineParser(DateTimeOffset receivedAt, string defaultSou
     private readonly UsageLineRules _rules = rules ?? new UsageLineRules();
     private readonly Dictionary<string, int> _seenIds = new(StringComparer.Ordinal);
 
+    // Per-line state (a parser serves one batch on one thread): the first problem found and the line it is on.
+    private UsageLineError? _failure;
+    private int _line;
+
     /// <summary>
     /// Splits <paramref name="body"/> on <c>\n</c> (a trailing <c>\r</c> is dropped; blank lines are skipped but counted)
     /// and parses every line into <paramref name="records"/> or <paramref name="errors"/>.
@@ -107,48 +111,48 @@ public sealed class UsageLineParser(DateTimeOffset receivedAt, string defaultSou
         decimal? quantity = null;
         DateTimeOffset? occurredAt = null;
         Dictionary<string, string>? attributes = null;
-        UsageLineError? failure = null;
-        void Fail(string field, string reason) => failure ??= new UsageLineError(lineNumber, field, reason);
+        _failure = null;
+        _line = lineNumber;
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("usageEventId"u8))
             {
-                ReadId(ref reader, "usageEventId", ref usageEventId);
+                usageEventId = ReadId(ref reader, "usageEventId", usageEventId);
             }
             else if (reader.ValueTextEquals("subscriptionItemId"u8))
             {
-                ReadId(ref reader, "subscriptionItemId", ref subscriptionItemId);
+                subscriptionItemId = ReadId(ref reader, "subscriptionItemId", subscriptionItemId);
             }
             else if (reader.ValueTextEquals("customerId"u8))
             {
-                ReadId(ref reader, "customerId", ref customerId);
+                customerId = ReadId(ref reader, "customerId", customerId);
             }
             else if (reader.ValueTextEquals("meter"u8))
             {
-                ReadId(ref reader, "meter", ref meter);
+                meter = ReadId(ref reader, "meter", meter);
             }
             else if (reader.ValueTextEquals("source"u8))
             {
-                ReadId(ref reader, "source", ref source);
+                source = ReadId(ref reader, "source", source);
             }
             else if (reader.ValueTextEquals("quantity"u8))
             {
                 if (quantity is not null) { Fail("quantity", "appears twice"); }
                 reader.Read();
-                quantity = ReadQuantity(ref reader, Fail);
+                quantity = ReadQuantity(ref reader);
             }
             else if (reader.ValueTextEquals("occurredAt"u8))
             {
                 if (occurredAt is not null) { Fail("occurredAt", "appears twice"); }
                 reader.Read();
-                occurredAt = ReadTimestamp(ref reader, Fail);
+                occurredAt = ReadTimestamp(ref reader);
             }
             else if (reader.ValueTextEquals("attributes"u8))
             {
                 if (attributes is not null) { Fail("attributes", "appears twice"); }
                 reader.Read();
-                attributes = ReadAttributes(ref reader, Fail);
+                attributes = ReadAttributes(ref reader);
             }
             else
             {
@@ -163,19 +167,17 @@ public sealed class UsageLineParser(DateTimeOffset receivedAt, string defaultSou
             return false;
         }
 
-        if (failure is { } f)
+        if (_failure is { } f)
         {
             error = f;
             return false;
         }
 
-        foreach (var (name, value) in new[] { ("usageEventId", usageEventId), ("subscriptionItemId", subscriptionItemId), ("customerId", customerId), ("meter", meter) })
+        var missing = usageEventId is null ? "usageEventId" : subscriptionItemId is null ? "subscriptionItemId" : customerId is null ? "customerId" : meter is null ? "meter" : null;
+        if (missing is not null)
         {
-            if (value is null)
-            {
-                error = new UsageLineError(lineNumber, name, "is required");
-                return false;
-            }
+            error = new UsageLineError(lineNumber, missing, "is required");
+            return false;
         }
 
         if (quantity is null)
@@ -205,42 +207,43 @@ public sealed class UsageLineParser(DateTimeOffset receivedAt, string defaultSou
         record = new UsageRecord(usageEventId!, subscriptionItemId!, customerId!, meter!, quantity.Value, occurredAt.Value, receivedAt, source ?? defaultSource, attributes);
         error = default;
         return true;
-
-        void ReadId(ref Utf8JsonReader r, string field, ref string? target)
-        {
-            if (target is not null)
-            {
-                Fail(field, "appears twice");
-            }
-
-            r.Read();
-            if (r.TokenType != JsonTokenType.String)
-            {
-                Fail(field, "must be a string");
-                r.Skip();
-                target ??= string.Empty;
-                return;
-            }
-
-            var value = r.GetString()!;
-            if (value.Length == 0 || string.IsNullOrWhiteSpace(value))
-            {
-                Fail(field, "must not be empty");
-            }
-            else if (value.Length > _rules.MaxIdLength)
-            {
-                Fail(field, $"is longer than {_rules.MaxIdLength} characters");
-            }
-            else if (value.AsSpan().ContainsAnyInRange('\0', '\u001f'))
-            {
-                Fail(field, "contains control characters");
-            }
-
-            target = value;
-        }
     }
 
-    private static decimal? ReadQuantity(ref Utf8JsonReader reader, Action<string, string> fail)
+    private void Fail(string field, string reason) => _failure ??= new UsageLineError(_line, field, reason);
+
+    private string ReadId(ref Utf8JsonReader r, string field, string? current)
+    {
+        if (current is not null)
+        {
+            Fail(field, "appears twice");
+        }
+
+        r.Read();
+        if (r.TokenType != JsonTokenType.String)
+        {
+            Fail(field, "must be a string");
+            r.Skip();
+            return current ?? string.Empty;
+        }
+
+        var value = r.GetString()!;
+        if (value.Length == 0 || string.IsNullOrWhiteSpace(value))
+        {
+            Fail(field, "must not be empty");
+        }
+        else if (value.Length > _rules.MaxIdLength)
+        {
+            Fail(field, $"is longer than {_rules.MaxIdLength} characters");
+        }
+        else if (value.AsSpan().ContainsAnyInRange('\0', '\u001f'))
+        {
+            Fail(field, "contains control characters");
+        }
+
+        return value;
+    }
+
+    private decimal? ReadQuantity(ref Utf8JsonReader reader)
     {
         decimal value;
         switch (reader.TokenType)
@@ -251,31 +254,31 @@ public sealed class UsageLineParser(DateTimeOffset receivedAt, string defaultSou
                 System.Globalization.CultureInfo.InvariantCulture, out value):
                 break;
             case JsonTokenType.Number or JsonTokenType.String:
-                fail("quantity", "is not a decimal number");
+                Fail("quantity", "is not a decimal number");
                 return 0;
             default:
-                fail("quantity", "must be a number (or a decimal string)");
+                Fail("quantity", "must be a number (or a decimal string)");
                 reader.Skip();
                 return 0;
         }
 
         if (value < 0)
         {
-            fail("quantity", "must not be negative");
+            Fail("quantity", "must not be negative");
         }
         else if (!UsageAvroEncoder.TryGetUnscaledQuantity(value, out _))
         {
-            fail("quantity", "must have at most 6 digits after the point and 12 before it");
+            Fail("quantity", "must have at most 6 digits after the point and 12 before it");
         }
 
         return value;
     }
 
-    private static DateTimeOffset? ReadTimestamp(ref Utf8JsonReader reader, Action<string, string> fail)
+    private DateTimeOffset? ReadTimestamp(ref Utf8JsonReader reader)
     {
         if (reader.TokenType != JsonTokenType.String)
         {
-            fail("occurredAt", "must be an RFC 3339 timestamp string");
+            Fail("occurredAt", "must be an RFC 3339 timestamp string");
             reader.Skip();
             return DateTimeOffset.MinValue;
         }
@@ -286,14 +289,14 @@ public sealed class UsageLineParser(DateTimeOffset receivedAt, string defaultSou
             && (raw[^1] is (byte)'Z' or (byte)'z' || (raw[^6] is (byte)'+' or (byte)'-' && raw[^3] == (byte)':'));
         if (!hasOffset || !reader.TryGetDateTimeOffset(out var value))
         {
-            fail("occurredAt", "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-01T10:00:00Z");
+            Fail("occurredAt", "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-01T10:00:00Z");
             return DateTimeOffset.MinValue;
         }
 
         return value;
     }
 
-    private Dictionary<string, string>? ReadAttributes(ref Utf8JsonReader reader, Action<string, string> fail)
+    private Dictionary<string, string>? ReadAttributes(ref Utf8JsonReader reader)
     {
         if (reader.TokenType == JsonTokenType.Null)
         {
@@ -302,7 +305,7 @@ public sealed class UsageLineParser(DateTimeOffset receivedAt, string defaultSou
 
         if (reader.TokenType != JsonTokenType.StartObject)
         {
-            fail("attributes", "must be an object of string values");
+            Fail("attributes", "must be an object of string values");
             reader.Skip();
             return [];
         }
@@ -314,22 +317,22 @@ public sealed class UsageLineParser(DateTimeOffset receivedAt, string defaultSou
             reader.Read();
             if (reader.TokenType != JsonTokenType.String)
             {
-                fail($"attributes.{Truncate(key)}", "must be a string");
+                Fail($"attributes.{Truncate(key)}", "must be a string");
                 reader.Skip();
                 continue;
             }
 
             if (key.Length == 0 || key.Length > _rules.MaxIdLength)
             {
-                fail("attributes", $"keys must have 1 to {_rules.MaxIdLength} characters");
+                Fail("attributes", $"keys must have 1 to {_rules.MaxIdLength} characters");
             }
             else if (!map.TryAdd(key, reader.GetString()!))
             {
-                fail($"attributes.{Truncate(key)}", "appears twice");
+                Fail($"attributes.{Truncate(key)}", "appears twice");
             }
             else if (map.Count > _rules.MaxAttributes)
             {
-                fail("attributes", $"has more than {_rules.MaxAttributes} entries");
+                Fail("attributes", $"has more than {_rules.MaxAttributes} entries");
             }
         }
 
