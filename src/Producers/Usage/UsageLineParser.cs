@@ -9,13 +9,13 @@ public readonly record struct UsageLineError(int Line, string? Field, string Rea
 public sealed class UsageLineRules
 {
     /// <summary>Longest id, meter or source, in characters.</summary>
-    public int MaxIdLength { get; init; } = 256;
+    public int MaxIdLength { get; set; } = 256;
 
     /// <summary>Most entries in <c>attributes</c>.</summary>
-    public int MaxAttributes { get; init; } = 32;
+    public int MaxAttributes { get; set; } = 32;
 
     /// <summary>How far in the future <c>occurredAt</c> may lie (clock skew between client and server).</summary>
-    public TimeSpan MaxFutureSkew { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>
