@@ -1,6 +1,7 @@
 using Streaming.Bench.Micro;
 using Streaming.Bench.Raw;
 using Streaming.Bench.Registry;
+using Streaming.Bench.Usage;
 
 // Streaming.Bench: load harness (one subcommand per scenario) and BenchmarkDotNet micro-benchmarks. See BENCHMARKS.md.
 const string usage = $"""
@@ -9,6 +10,8 @@ const string usage = $"""
     {RawOptions.Usage}
 
     {RegistryBenchOptions.Usage}
+
+    {UsageOptions.Usage}
 
     micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
     """;
@@ -27,6 +30,7 @@ try
     return args[0] switch
     {
         "raw" => await RawCommand.RunAsync(RawOptions.Parse(args[1..]), cancel.Token),
+        "usage" => await UsageCommand.RunAsync(UsageOptions.Parse(args[1..]), cancel.Token),
         "micro" => MicroCommand.Run(args[1..]),
         "registry" => await RegistryBenchmark.RunAsync(RegistryBenchOptions.Parse(args[1..]), cancel.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),

@@ -11,6 +11,7 @@ var root = new RootCommand("streaming — CRM, billing and ERP kept in step over
     RegistryCommand.Create(),
     ReplayCommand.Create(),
     ReconcileCommand.Create(),
+    MasterDataCommand.Create(),
 };
 
 // Ctrl-C / SIGTERM (Kubernetes) cancel the running command, which then stops cleanly: sink committed and

@@ -1,6 +1,6 @@
 using Streaming.Contracts;
 using Streaming.Contracts.Billing;
-using Streaming.Contracts.MasterData;
+using Streaming.Producers.MasterData;
 
 namespace Streaming.Producers.Demo;
 
@@ -27,38 +27,15 @@ public static class DemoScenario
     /// <summary>Facts the scenario must quarantine: the invoice of the customer without an account link.</summary>
     public const int ExpectedQuarantined = 1;
 
-    /// <summary>Produces the master data (legal entities, products with prices, account links) the topology joins against.</summary>
+    /// <summary>
+    /// Produces the master data the topology joins against: the committed sample dataset (samples/masterdata: legal
+    /// entities, products with prices, tax rules, GL mappings, account links), checked and loaded as
+    /// <c>streaming masterdata load</c> does.
+    /// </summary>
     public static void ProduceMasterData(AvroRecordProducer producer)
     {
         ArgumentNullException.ThrowIfNull(producer);
-        foreach (var (id, name, country, currency) in new[] { ("US01", "Streaming Demo Inc.", "US", "USD"), ("DE01", "Streaming Demo GmbH", "DE", "EUR") })
-        {
-            producer.Produce(Topics.LegalEntities, id, new LegalEntity
-            {
-                legalEntityId = id, name = name, country = country, functionalCurrency = currency,
-                taxRegistrationIds = [$"{country}-TAX-{id}"],
-                billingCountries = [country], active = true, updatedAt = Month,
-            }, $"md:{id}");
-        }
-
-        producer.Produce(Topics.Products, "prod_platform", Product("prod_platform", "Platform subscription", ProductKind.SUBSCRIPTION, null,
-            ("price_platform_usd", "USD", 100.00m), ("price_platform_eur", "EUR", 200.00m)), "md:prod_platform");
-        producer.Produce(Topics.Products, "prod_onboarding", Product("prod_onboarding", "Onboarding services", ProductKind.SERVICES, null,
-            ("price_onboarding_usd", "USD", 500.00m), ("price_onboarding_eur", "EUR", 800.00m)), "md:prod_onboarding");
-        // Metered: API calls at USD 0.002 / EUR 0.0018 per call; each accrual is rounded to the cent.
-        producer.Produce(Topics.Products, "prod_api", Product("prod_api", "API calls", ProductKind.USAGE, "api_calls",
-            ("price_api_calls_usd", "USD", 0.002m), ("price_api_calls_eur", "EUR", 0.0018m)), "md:prod_api");
-
-        foreach (var c in Customers.Where(c => c.Linked))
-        {
-            var link = new AccountLink
-            {
-                canonicalCustomerId = c.Canonical, crmAccountId = c.CrmAccount, billingCustomerId = c.Id,
-                erpCustomerId = $"ERP-{c.Canonical}", legalEntityId = c.Entity, billingCountry = c.Country, updatedAt = Month,
-            };
-            producer.Produce(Topics.AccountLinks, $"billing:{c.Id}", link, $"md:{c.Canonical}");
-            producer.Produce(Topics.AccountLinks, $"crm:{c.CrmAccount}", link, $"md:{c.Canonical}");
-        }
+        MasterDataLoader.Produce(MasterDataReader.Load(MasterDataSamples.Directory()), producer);
     }
 
     /// <summary>Produces the billing side: customers, subscriptions, invoices, payments and usage.</summary>
@@ -117,16 +94,6 @@ public static class DemoScenario
             }
         }
     }
-
-    private static Product Product(string id, string name, ProductKind kind, string? meter, params (string PriceId, string Currency, decimal Unit)[] prices) => new()
-    {
-        productId = id, name = name, kind = kind, active = true, updatedAt = Month,
-        prices = prices.Select(p => new Price
-        {
-            priceId = p.PriceId, currency = p.Currency, unitAmount = Money.ToAvro(p.Unit),
-            billingInterval = kind == ProductKind.SERVICES ? BillingInterval.ONE_TIME : BillingInterval.MONTH, intervalCount = kind == ProductKind.SERVICES ? null : 1, meter = meter, tiers = [],
-        }).ToList(),
-    };
 
     private sealed record DemoCustomer(string Id, string Name, string Canonical, string CrmAccount, string Entity, string Currency, string Country, bool Linked);
 

@@ -1,0 +1,378 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Streaming.Producers.Usage;
+
+/// <summary>
+/// The library API for usage at volume: in-process producers hand it <see cref="UsageRecord"/>s, it writes them to
+/// <c>billing.usage.v1</c> as registry-framed Avro keyed by subscription item, never awaiting a single message. It is
+/// bounded: at most <see cref="Capacity"/> records are queued and unacknowledged at once; beyond that
+/// <see cref="TryEnqueue"/> returns false and <see cref="EnqueueAsync"/> waits, so memory never grows without bound.
+/// Delivery failures are counted, logged (error code only, never the payload) and surfaced by <see cref="FlushAsync"/>
+/// and by a batch's result.
+/// </summary>
+public sealed class UsageIngestor : IDisposable
+{
+    private readonly IProducer<byte[], byte[]> _producer;
+    private readonly bool _ownsProducer;
+    private readonly UsageAvroEncoder _encoder;
+    private readonly UsageIngestorOptions _options;
+    private readonly ILogger _log;
+    private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
+    private readonly UsageContext _defaultContext;
+    private long _inFlight;
+    private long _enqueued;
+    private long _delivered;
+    private long _failed;
+    private Error? _firstError;
+    private int _disposed;
+
+    /// <summary>Wraps an existing producer (not disposed by the ingestor). <paramref name="capacity"/> defaults to the options' capacity.</summary>
+    public UsageIngestor(IProducer<byte[], byte[]> producer, UsageAvroEncoder encoder, UsageIngestorOptions? options = null, ILogger<UsageIngestor>? logger = null)
+        : this(producer, ownsProducer: false, encoder, options ?? new UsageIngestorOptions(), (options ?? new UsageIngestorOptions()).Capacity, logger)
+    {
+    }
+
+    private UsageIngestor(IProducer<byte[], byte[]> producer, bool ownsProducer, UsageAvroEncoder encoder, UsageIngestorOptions options, int capacity, ILogger? logger)
+    {
+        ArgumentNullException.ThrowIfNull(producer);
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _producer = producer;
+        _ownsProducer = ownsProducer;
+        _encoder = encoder;
+        _options = options;
+        Capacity = capacity;
+        _log = logger ?? NullLogger.Instance;
+        _onDelivery = OnDelivery;
+        _defaultContext = UsageContext.Create(options.DefaultCorrelationId);
+    }
+
+    /// <summary>
+    /// Builds an ingestor with its own producer from <paramref name="config"/> (idempotent and <c>acks=all</c> unless the
+    /// config says otherwise) and the registry id of the usage schema. The capacity is the smaller of the options'
+    /// and the producer's <c>queue.buffering.max.messages</c> (librdkafka default 100,000).
+    /// </summary>
+    public static async Task<UsageIngestor> CreateAsync(ProducerConfig config, ISchemaRegistryClient registry, UsageIngestorOptions? options = null,
+        ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        options ??= new UsageIngestorOptions();
+        var encoder = await UsageAvroEncoder.CreateAsync(registry, options.Topic, cancellationToken).ConfigureAwait(false);
+        var producerConfig = new ProducerConfig(config.ToDictionary(kv => kv.Key, kv => kv.Value));
+        producerConfig.EnableIdempotence ??= true;
+        producerConfig.Acks ??= Acks.All;
+        // Reports carry status only: copying key and value back per record would cost throughput for nothing.
+        producerConfig.DeliveryReportFields ??= "status";
+        var capacity = Math.Min(options.Capacity, producerConfig.QueueBufferingMaxMessages ?? 100_000);
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<UsageIngestor>();
+        var producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
+            .SetLogHandler((_, m) => logger.Log(m.Level <= SyslogLevel.Error ? LogLevel.Error : m.Level <= SyslogLevel.Warning ? LogLevel.Warning : LogLevel.Debug,
+                "librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Usage producer error {Code}: {Reason}", e.Code, e.Reason))
+            .Build();
+        return new UsageIngestor(producer, ownsProducer: true, encoder, options, capacity, logger);
+    }
+
+    /// <summary>Most records queued and unacknowledged at once.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Records queued and not yet acknowledged (or reserved by an open batch).</summary>
+    public long InFlight => Interlocked.Read(ref _inFlight);
+
+    /// <summary>Records handed to the producer.</summary>
+    public long Enqueued => Interlocked.Read(ref _enqueued);
+
+    /// <summary>Records acknowledged by Kafka.</summary>
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Records whose delivery failed.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>The encoder (and so the schema id) in use.</summary>
+    public UsageAvroEncoder Encoder => _encoder;
+
+    /// <summary>The topic written to.</summary>
+    public string Topic => _options.Topic;
+
+    /// <summary>
+    /// Queues one record unless the ingestor is at capacity (then false: back off and retry, nothing was queued).
+    /// Validates first: a record that cannot be encoded throws <see cref="ArgumentException"/> naming the field.
+    /// </summary>
+    public bool TryEnqueue(in UsageRecord record, UsageContext? context = null)
+    {
+        var value = _encoder.Encode(record);
+        var key = Encoding.UTF8.GetBytes(record.SubscriptionItemId);
+        return TryProduceReserving(key, value, (context ?? _defaultContext).Headers);
+    }
+
+    /// <summary>Queues one record, waiting (asynchronously) while the ingestor is at capacity.</summary>
+    public async ValueTask EnqueueAsync(UsageRecord record, UsageContext? context = null, CancellationToken cancellationToken = default)
+    {
+        var value = _encoder.Encode(record);
+        var key = Encoding.UTF8.GetBytes(record.SubscriptionItemId);
+        var headers = (context ?? _defaultContext).Headers;
+        while (!TryProduceReserving(key, value, headers))
+        {
+            // Room comes back as delivery reports arrive (within milliseconds at volume); a short sleep is cheaper than a
+            // signal per delivery report on the client's poll thread.
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Reserves room for <paramref name="count"/> records at once, so a batch is admitted whole or not at all (the HTTP
+    /// endpoint answers 429 instead of storing half a request). False when there is no room now; a count above
+    /// <see cref="Capacity"/> can never be admitted and throws.
+    /// </summary>
+    public bool TryBeginBatch(int count, UsageContext? context, out UsageBatch batch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Capacity);
+        if (!TryReserve(count))
+        {
+            batch = null!;
+            return false;
+        }
+
+        batch = new UsageBatch(this, count, context ?? _defaultContext);
+        return true;
+    }
+
+    /// <summary>Waits until every queued record is acknowledged; throws naming the first error when any delivery failed since start.</summary>
+    public Task FlushAsync(TimeSpan timeout, CancellationToken cancellationToken = default) => Task.Run(() =>
+    {
+        var deadline = Stopwatch.StartNew();
+        while (_producer.Flush(TimeSpan.FromMilliseconds(200)) > 0 || InFlight > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (deadline.Elapsed > timeout)
+            {
+                throw new TimeoutException($"{InFlight} usage record(s) still unacknowledged after {timeout.TotalSeconds:0} s.");
+            }
+        }
+
+        if (Volatile.Read(ref _firstError) is { } error)
+        {
+            throw new KafkaException(error);
+        }
+    }, cancellationToken);
+
+    /// <summary>Produces an encoded record whose room is already reserved, waiting for librdkafka's queue if it is full.</summary>
+    internal bool ProduceReserved(byte[] key, byte[] value, Headers headers, Action<DeliveryReport<byte[], byte[]>> onDelivery, out Error? error)
+    {
+        error = null;
+        var waited = default(Stopwatch);
+        var message = new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers };
+        while (true)
+        {
+            try
+            {
+                _producer.Produce(_options.Topic, message, onDelivery);
+                Interlocked.Increment(ref _enqueued);
+                return true;
+            }
+            catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                waited ??= Stopwatch.StartNew();
+                if (waited.Elapsed > _options.QueueFullWait)
+                {
+                    error = ex.Error;
+                    return false;
+                }
+
+                Thread.Sleep(1);
+            }
+            catch (ProduceException<byte[], byte[]> ex)
+            {
+                error = ex.Error;
+                return false;
+            }
+        }
+    }
+
+    private bool TryProduceReserving(byte[] key, byte[] value, Headers headers)
+    {
+        if (!TryReserve(1))
+        {
+            return false;
+        }
+
+        try
+        {
+            _producer.Produce(_options.Topic, new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers }, _onDelivery);
+            Interlocked.Increment(ref _enqueued);
+            return true;
+        }
+        catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+        {
+            Release(1);
+            return false;
+        }
+        catch
+        {
+            Release(1);
+            throw;
+        }
+    }
+
+    private bool TryReserve(int count)
+    {
+        var current = Interlocked.Read(ref _inFlight);
+        while (true)
+        {
+            if (current + count > Capacity)
+            {
+                return false;
+            }
+
+            var seen = Interlocked.CompareExchange(ref _inFlight, current + count, current);
+            if (seen == current)
+            {
+                return true;
+            }
+
+            current = seen;
+        }
+    }
+
+    internal void Release(int count) => Interlocked.Add(ref _inFlight, -count);
+
+    private void OnDelivery(DeliveryReport<byte[], byte[]> report) => Completed(report.Error);
+
+    /// <summary>Accounts one finished delivery (success or failure) and frees its room.</summary>
+    internal void Completed(Error error)
+    {
+        Release(1);
+        if (!error.IsError)
+        {
+            Interlocked.Increment(ref _delivered);
+            return;
+        }
+
+        var failed = Interlocked.Increment(ref _failed);
+        Interlocked.CompareExchange(ref _firstError, error, null);
+        // Error codes only: a usage payload may carry customer data, and it is not needed to diagnose a broker problem.
+        if (failed == 1 || failed % 10_000 == 0)
+        {
+            _log.LogError("Usage record delivery to {Topic} failed ({Failed} so far): {Code}: {Reason}",
+                _options.Topic, failed.ToString(CultureInfo.InvariantCulture), error.Code, error.Reason);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0 || !_ownsProducer)
+        {
+            return;
+        }
+
+        var left = _producer.Flush(_options.QueueFullWait);
+        if (left > 0)
+        {
+            _log.LogError("Usage ingestor disposed with {Left} record(s) unacknowledged by Kafka", left);
+        }
+
+        _producer.Dispose();
+    }
+}
+
+/// <summary>What happened to the records of one <see cref="UsageBatch"/>.</summary>
+/// <param name="Delivered">Records acknowledged by Kafka.</param>
+/// <param name="Failed">Records that could not be queued or delivered.</param>
+/// <param name="FirstError">The first failure, if any.</param>
+public readonly record struct UsageBatchResult(int Delivered, int Failed, Error? FirstError);
+
+/// <summary>
+/// A group of records admitted together (room reserved up front). <see cref="Add"/> queues them; <see cref="CompleteAsync"/>
+/// releases unused room and completes when Kafka has acknowledged (or failed) every one of them.
+/// </summary>
+public sealed class UsageBatch
+{
+    private readonly UsageIngestor _ingestor;
+    private readonly UsageContext _context;
+    private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
+    private readonly TaskCompletionSource<UsageBatchResult> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly int _reserved;
+    private int _added;
+    private int _pending = 1; // the open batch itself holds one, so it cannot complete before CompleteAsync
+    private int _delivered;
+    private int _failed;
+    private Error? _firstError;
+    private int _sealed;
+
+    internal UsageBatch(UsageIngestor ingestor, int reserved, UsageContext context)
+    {
+        _ingestor = ingestor;
+        _reserved = reserved;
+        _context = context;
+        _onDelivery = OnDelivery;
+    }
+
+    /// <summary>Records added so far.</summary>
+    public int Count => _added;
+
+    /// <summary>Encodes and queues one record in the reserved room; throws when more records are added than reserved.</summary>
+    /// <exception cref="ArgumentException">The record cannot be encoded (validate before adding).</exception>
+    public void Add(in UsageRecord record) => AddEncoded(Encoding.UTF8.GetBytes(record.SubscriptionItemId), _ingestor.Encoder.Encode(record));
+
+    internal void AddEncoded(byte[] key, byte[] value)
+    {
+        if (Volatile.Read(ref _sealed) != 0 || _added >= _reserved)
+        {
+            throw new InvalidOperationException($"Batch is {(_sealed != 0 ? "complete" : $"full ({_reserved} reserved)")}.");
+        }
+
+        _added++;
+        Interlocked.Increment(ref _pending);
+        if (!_ingestor.ProduceReserved(key, value, _context.Headers, _onDelivery, out var error))
+        {
+            // Never reached librdkafka: no report will come, so account it here.
+            Finish(error!);
+        }
+    }
+
+    /// <summary>Ends the batch: frees the room of records never added and waits for every added record's delivery report.</summary>
+    public Task<UsageBatchResult> CompleteAsync()
+    {
+        if (Interlocked.Exchange(ref _sealed, 1) == 0)
+        {
+            _ingestor.Release(_reserved - _added);
+            Done();
+        }
+
+        return _done.Task;
+    }
+
+    private void OnDelivery(DeliveryReport<byte[], byte[]> report) => Finish(report.Error);
+
+    private void Finish(Error error)
+    {
+        _ingestor.Completed(error);
+        if (error.IsError)
+        {
+            Interlocked.Increment(ref _failed);
+            Interlocked.CompareExchange(ref _firstError, error, null);
+        }
+        else
+        {
+            Interlocked.Increment(ref _delivered);
+        }
+
+        Done();
+    }
+
+    private void Done()
+    {
+        if (Interlocked.Decrement(ref _pending) == 0)
+        {
+            _done.TrySetResult(new UsageBatchResult(Volatile.Read(ref _delivered), Volatile.Read(ref _failed), Volatile.Read(ref _firstError)));
+        }
+    }
+}

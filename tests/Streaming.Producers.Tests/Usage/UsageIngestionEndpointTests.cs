@@ -1,0 +1,233 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Streaming.Contracts;
+using Streaming.Platform.Serialization;
+using Streaming.Producers.Usage;
+
+namespace Streaming.Producers.Tests.Usage;
+
+/// <summary>
+/// <c>POST /ingest/usage</c> on Kestrel (a minimal host of the test's own) over the embedded broker: the per-line report,
+/// exactly-once landing of the accepted lines, and every refusal (415, 413, 400, 429 + Retry-After, 503 + Retry-After)
+/// producing nothing. The connector host that serves it in production is not covered here.
+/// </summary>
+public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixture<UsageStack>
+{
+    private static string Line(int i, string item = "si_1", string occurredAt = "2026-11-25T10:00:00Z") =>
+        $$$"""{"usageEventId":"use_{{{i}}}","subscriptionItemId":"{{{item}}}","customerId":"cus_1","meter":"api_calls","quantity":{{{i}}}.25,"occurredAt":"{{{occurredAt}}}","attributes":{"region":"eu"}}""";
+
+    private sealed class Host(WebApplication app, HttpClient http, UsageIngestor ingestor) : IAsyncDisposable
+    {
+        public HttpClient Http => http;
+
+        public UsageIngestor Ingestor => ingestor;
+
+        public async ValueTask DisposeAsync()
+        {
+            http.Dispose();
+            await app.StopAsync();
+            await app.DisposeAsync();
+            ingestor.Dispose();
+        }
+    }
+
+    private async Task<Host> StartAsync(string topic, Action<ProducerConfig>? producer = null, UsageEndpointOptions? options = null)
+    {
+        var config = stack.ProducerConfig();
+        producer?.Invoke(config);
+        var ingestor = await UsageIngestor.CreateAsync(config, stack.Client, new UsageIngestorOptions { Topic = topic }, cancellationToken: TestContext.Current.CancellationToken);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddSingleton(ingestor);
+        if (options is not null)
+        {
+            builder.Services.AddSingleton(options);
+        }
+
+        var app = builder.Build();
+        app.MapUsageIngestion();
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new Host(app, new HttpClient { BaseAddress = new Uri(url) }, ingestor);
+    }
+
+    private static HttpContent Ndjson(string body, string mediaType = UsageIngestionEndpoint.ContentType)
+    {
+        var content = new StringContent(body, Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        return content;
+    }
+
+    private static async Task<JsonElement> Json(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement;
+
+    [Fact]
+    public async Task Valid_lines_are_accepted_once_each_and_bad_lines_are_reported_with_line_field_and_reason()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(3);
+        await using var host = await StartAsync(topic);
+        var body = string.Join("\n",
+            Line(1, "si_a"), "{broken", Line(3, "si_b"), Line(4).Replace("\"quantity\":4.25", "\"quantity\":-4", StringComparison.Ordinal), "",
+            Line(6, "si_a"), Line(3, "si_c")) + "\n";
+        using var request = new HttpRequestMessage(HttpMethod.Post, UsageIngestionEndpoint.Route) { Content = Ndjson(body) };
+        request.Headers.Add(UsageIngestionEndpoint.CorrelationHeader, "batch-42");
+        request.Headers.Add("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+
+        using var response = await host.Http.SendAsync(request, ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("batch-42", response.Headers.GetValues(UsageIngestionEndpoint.CorrelationHeader).Single());
+        var report = await Json(response);
+        Assert.Equal(3, report.GetProperty("accepted").GetInt32());
+        Assert.Equal(3, report.GetProperty("rejected").GetInt32());
+        var errors = report.GetProperty("errors").EnumerateArray().Select(e => (e.GetProperty("line").GetInt32(), e.GetProperty("field").GetString(), e.GetProperty("reason").GetString())).ToList();
+        Assert.Equal(
+            [(2, null, "not valid JSON (byte 1 of the line)"), (4, "quantity", "must not be negative"), (7, "usageEventId", "repeats the usageEventId of line 3 in this batch")],
+            errors);
+
+        var read = stack.ReadAll(topic, 3, ct);
+        Assert.Equal(["use_1", "use_3", "use_6"], read.Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
+        Assert.All(read, r => Assert.Equal(r.Value.subscriptionItemId, r.Key));
+        Assert.All(read, r => Assert.Equal("batch-42", TracingHeaders.Get(r.Headers, TracingHeaders.CorrelationId)));
+        Assert.All(read, r => Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TracingHeaders.Get(r.Headers, TracingHeaders.TraceParent)));
+        var six = read.Single(r => r.Value.usageEventId == "use_6").Value;
+        Assert.Equal(("si_a", "cus_1", "api_calls", 6.25m, "ingest-http"), (six.subscriptionItemId, six.customerId, six.meter, Money.ToDecimal(six.quantity), six.source));
+        Assert.Equal(new DateTime(2026, 11, 25, 10, 0, 0, DateTimeKind.Utc), six.occurredAt);
+        Assert.Equal("eu", six.attributes["region"]);
+        Assert.Equal(3, stack.CountInLog(topic));
+    }
+
+    [Fact]
+    public async Task A_wrong_content_type_gets_415_and_produces_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        await using var host = await StartAsync(topic);
+
+        using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(1), "application/json"), ct);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Contains("application/x-ndjson", (await Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, host.Ingestor.Enqueued);
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_gets_413_with_or_without_content_length_and_produces_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        await using var host = await StartAsync(topic, options: new UsageEndpointOptions { MaxBodyBytes = 1000 });
+        var body = string.Join("\n", Enumerable.Range(0, 10).Select(i => Line(i)));
+
+        using var sized = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(body), ct);
+        var chunkedContent = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)));
+        chunkedContent.Headers.ContentType = new MediaTypeHeaderValue(UsageIngestionEndpoint.ContentType);
+        using var chunkedRequest = new HttpRequestMessage(HttpMethod.Post, UsageIngestionEndpoint.Route) { Content = chunkedContent };
+        chunkedRequest.Headers.TransferEncodingChunked = true;
+        using var chunked = await host.Http.SendAsync(chunkedRequest, ct);
+        using var small = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(1)), ct);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, sized.StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, chunked.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, small.StatusCode);
+        Assert.Equal(1, host.Ingestor.Enqueued);
+    }
+
+    [Fact]
+    public async Task A_batch_without_one_valid_line_gets_400_with_the_report()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        await using var host = await StartAsync(topic);
+
+        using var bad = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson("[]\n" + Line(2).Replace("\"meter\":\"api_calls\",", "", StringComparison.Ordinal)), ct);
+        using var empty = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson("\n\n"), ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        var report = await Json(bad);
+        Assert.Equal((0, 2), (report.GetProperty("accepted").GetInt32(), report.GetProperty("rejected").GetInt32()));
+        Assert.Equal("meter", report.GetProperty("errors")[1].GetProperty("field").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        Assert.Equal(0, host.Ingestor.Enqueued);
+    }
+
+    [Fact]
+    public async Task A_full_producer_queue_gets_429_with_Retry_After_and_nothing_of_that_batch_is_produced()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        // A tiny librdkafka queue (4 messages) caps the ingestor; slow brokers keep the first batch unacknowledged.
+        await using var host = await StartAsync(topic, c => c.QueueBufferingMaxMessages = 4);
+        Assert.Equal(4, host.Ingestor.Capacity);
+        stack.SetRoundTripTime(TimeSpan.FromMilliseconds(1500));
+        Task<HttpResponseMessage> first;
+        try
+        {
+            first = host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(1), Line(2), Line(3))), ct);
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (host.Ingestor.InFlight < 3 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10, ct);
+            }
+
+            using var refused = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(4), Line(5))), ct);
+
+            Assert.Equal((HttpStatusCode)429, refused.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
+            Assert.Equal(3, host.Ingestor.Enqueued);
+            Assert.False(first.IsCompleted); // answered only after Kafka acknowledges
+        }
+        finally
+        {
+            stack.SetRoundTripTime(TimeSpan.Zero);
+        }
+
+        using var accepted = await first;
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+        using var retried = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(4), Line(5))), ct);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.Equal(["use_1", "use_2", "use_3", "use_4", "use_5"], stack.ReadAll(topic, 5, ct).Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task More_valid_lines_than_the_queue_can_ever_hold_get_413()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        await using var host = await StartAsync(topic, c => c.QueueBufferingMaxMessages = 2);
+
+        using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(1), Line(2), Line(3))), ct);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("at most 2", (await Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, host.Ingestor.Enqueued);
+    }
+
+    [Fact]
+    public async Task Lines_Kafka_does_not_acknowledge_get_503_with_Retry_After_not_200()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        await using var host = await StartAsync(topic, c => c.MessageTimeoutMs = 2000);
+        stack.Cluster.SetTopicError(topic, ErrorCode.TopicAuthorizationFailed);
+
+        using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(1), Line(2))), ct);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.NotNull(response.Headers.RetryAfter);
+        var report = await Json(response);
+        Assert.Equal(0, report.GetProperty("accepted").GetInt32());
+        Assert.Contains("2 of 2 valid lines were not acknowledged", report.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,132 @@
+using Confluent.Kafka;
+using Streaming.Platform.Serialization;
+using Streaming.Producers.Usage;
+
+namespace Streaming.Producers.Tests.Usage;
+
+/// <summary>
+/// The in-process library API on the embedded broker: records land once each, keyed by subscription item, readable by
+/// the Confluent deserializer; the bound holds (TryEnqueue refuses, EnqueueAsync waits) while Kafka has not acknowledged.
+/// </summary>
+public sealed class UsageIngestorTests(UsageStack stack) : IClassFixture<UsageStack>
+{
+    private static UsageRecord Record(int i) => new(
+        $"use_{i:D5}", $"si_{i % 7}", $"cus_{i % 7}", "api_calls", i + 0.5m, new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero).AddSeconds(i),
+        new DateTimeOffset(2026, 11, 1, 0, 0, 5, TimeSpan.Zero).AddSeconds(i), "in-process");
+
+    [Fact]
+    public async Task Enqueued_records_land_exactly_once_keyed_by_subscription_item()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(3);
+        using var ingestor = await UsageIngestor.CreateAsync(stack.ProducerConfig(), stack.Client, new UsageIngestorOptions { Topic = topic }, cancellationToken: ct);
+        var context = UsageContext.Create("corr-lib");
+
+        for (var i = 0; i < 500; i++)
+        {
+            if (i % 2 == 0)
+            {
+                Assert.True(ingestor.TryEnqueue(Record(i), context));
+            }
+            else
+            {
+                await ingestor.EnqueueAsync(Record(i), context, ct);
+            }
+        }
+
+        await ingestor.FlushAsync(TimeSpan.FromSeconds(30), ct);
+        Assert.Equal((500, 500, 0, 0), (ingestor.Enqueued, ingestor.Delivered, ingestor.Failed, ingestor.InFlight));
+
+        var read = stack.ReadAll(topic, 500, ct);
+        Assert.Equal(500, read.Count);
+        Assert.Equal(Enumerable.Range(0, 500).Select(i => $"use_{i:D5}"), read.Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
+        Assert.All(read, r => Assert.Equal(r.Value.subscriptionItemId, r.Key));
+        Assert.All(read, r => Assert.Equal("corr-lib", TracingHeaders.Get(r.Headers, TracingHeaders.CorrelationId)));
+        Assert.All(read, r => Assert.Equal(ingestor.Encoder.SchemaId, r.SchemaId));
+        // One subscription item's events are on one partition, in the order they were enqueued.
+        var first = read.Where(r => r.Key == "si_3").Select(r => r.Value.usageEventId).ToList();
+        Assert.Equal(first.Order(StringComparer.Ordinal), first);
+    }
+
+    [Fact]
+    public async Task At_capacity_TryEnqueue_refuses_and_EnqueueAsync_waits_until_Kafka_acknowledges()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        var config = stack.ProducerConfig();
+        config.QueueBufferingMaxMessages = 5;
+        using var ingestor = await UsageIngestor.CreateAsync(config, stack.Client, new UsageIngestorOptions { Topic = topic }, cancellationToken: ct);
+        Assert.Equal(5, ingestor.Capacity);
+
+        // Hold deliveries back: every broker answers after 1.5 s, so the five queued records stay unacknowledged.
+        stack.SetRoundTripTime(TimeSpan.FromMilliseconds(1500));
+
+        try
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.True(ingestor.TryEnqueue(Record(i)));
+            }
+
+            Assert.False(ingestor.TryEnqueue(Record(5)));
+            Assert.False(ingestor.TryBeginBatch(1, null, out _));
+            Assert.Equal(5, ingestor.InFlight);
+
+            var waiting = ingestor.EnqueueAsync(Record(5), cancellationToken: ct).AsTask();
+            Assert.False(waiting.IsCompleted);
+            await waiting.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        }
+        finally
+        {
+            stack.SetRoundTripTime(TimeSpan.Zero);
+        }
+
+        await ingestor.FlushAsync(TimeSpan.FromSeconds(30), ct);
+        Assert.Equal(6, ingestor.Delivered);
+        Assert.Equal(6, stack.ReadAll(topic, 6, ct).Count);
+    }
+
+    [Fact]
+    public async Task A_batch_completes_only_after_every_record_is_acknowledged()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(2);
+        using var ingestor = await UsageIngestor.CreateAsync(stack.ProducerConfig(), stack.Client, new UsageIngestorOptions { Topic = topic }, cancellationToken: ct);
+
+        Assert.True(ingestor.TryBeginBatch(10, UsageContext.Create("corr-batch"), out var batch));
+        for (var i = 0; i < 8; i++)
+        {
+            batch.Add(Record(i));
+        }
+
+        var result = await batch.CompleteAsync().WaitAsync(TimeSpan.FromSeconds(30), ct);
+
+        Assert.Equal(new UsageBatchResult(8, 0, null), result);
+        Assert.Equal(0, ingestor.InFlight); // the two unused reservations were released
+        Assert.Equal(8, stack.ReadAll(topic, 8, ct).Count);
+    }
+
+    [Fact]
+    public async Task A_failed_delivery_fails_the_batch_and_the_flush()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        var config = stack.ProducerConfig();
+        config.MessageTimeoutMs = 2000;
+        using var ingestor = await UsageIngestor.CreateAsync(config, stack.Client, new UsageIngestorOptions { Topic = topic }, cancellationToken: ct);
+        stack.Cluster.SetTopicError(topic, ErrorCode.TopicAuthorizationFailed);
+
+        Assert.True(ingestor.TryBeginBatch(3, null, out var batch));
+        for (var i = 0; i < 3; i++)
+        {
+            batch.Add(Record(i));
+        }
+
+        var result = await batch.CompleteAsync().WaitAsync(TimeSpan.FromSeconds(30), ct);
+
+        Assert.Equal(0, result.Delivered);
+        Assert.Equal(3, result.Failed);
+        Assert.NotNull(result.FirstError);
+        await Assert.ThrowsAsync<KafkaException>(() => ingestor.FlushAsync(TimeSpan.FromSeconds(10), ct));
+    }
+}
