@@ -117,8 +117,8 @@ public sealed class SchemaCatalog
     }
 
     /// <summary>
-    /// Registers every catalog schema under its subject (idempotent: re-running returns the same ids) and sets each
-    /// subject's compatibility level when the manifest gives one. Each schema is parsed locally first so an invalid file
+    /// Sets each subject's compatibility level when the manifest gives one, then registers its schema (idempotent:
+    /// re-running returns the same ids; a registry that enforces levels rejects an incompatible schema with 409). Each schema is parsed locally first so an invalid file
     /// fails with its path in the message instead of as a bare registry error.
     /// </summary>
     /// <returns>What the registry holds for each entry (subject, version, id, schema), in manifest order.</returns>
@@ -148,12 +148,14 @@ public sealed class SchemaCatalog
             var schema = new Schema(entry.SchemaText, SchemaType.Avro);
             try
             {
-                await client.RegisterSchemaAsync(entry.Subject, schema).ConfigureAwait(false);
+                // The declared level first, so the registry judges the registration under it.
                 if (entry.Compatibility is not null)
                 {
                     await client.UpdateCompatibilityAsync(Enum.Parse<Compatibility>(entry.Compatibility.Replace("_", "", StringComparison.Ordinal), ignoreCase: true), entry.Subject)
                         .ConfigureAwait(false);
                 }
+
+                await client.RegisterSchemaAsync(entry.Subject, schema).ConfigureAwait(false);
 
                 results.Add(await client.LookupSchemaAsync(entry.Subject, schema, ignoreDeletedSchemas: true).ConfigureAwait(false));
             }

@@ -51,15 +51,15 @@ public static class SchemaRegistryEndpoints
         endpoints.MapGet("/mode", () => Json(new JsonObject { ["mode"] = "READWRITE" }));
         endpoints.MapGet("/mode/{subject}", (string subject) => Json(new JsonObject { ["mode"] = "READWRITE" }));
 
-        endpoints.MapGet("/schemas/ids/{id:int}", (int id) =>
+        endpoints.MapGet("/schemas/ids/{id:int}", async (int id, CancellationToken ct) =>
         {
-            var schema = state.GetSchema(id) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
+            var schema = state.GetSchema(id) ?? await service.GetSchemaAfterCatchUpAsync(id, ct).ConfigureAwait(false);
             return Results.Bytes(idBodies.GetOrAdd(id, _ => Encoding.UTF8.GetBytes(SchemaBody(new JsonObject(), schema.Schema, schema.SchemaType, schema.References).ToJsonString())),
                 ContentType);
         });
 
-        endpoints.MapGet("/schemas/ids/{id:int}/schema", (int id) =>
-            Raw((state.GetSchema(id) ?? throw SchemaRegistryError.SchemaIdNotFound(id)).Schema));
+        endpoints.MapGet("/schemas/ids/{id:int}/schema", async (int id, CancellationToken ct) =>
+            Raw((state.GetSchema(id) ?? await service.GetSchemaAfterCatchUpAsync(id, ct).ConfigureAwait(false)).Schema));
 
         endpoints.MapGet("/schemas/ids/{id:int}/versions", (int id, bool? deleted) =>
         {
@@ -92,7 +92,7 @@ public static class SchemaRegistryEndpoints
         endpoints.MapPost("/subjects/{subject}", async (string subject, bool? deleted, HttpRequest request, CancellationToken ct) =>
         {
             var (text, type, references) = await ReadSchemaRequestAsync(request, ct).ConfigureAwait(false);
-            return Json(VersionBody(service.Lookup(subject, text, type, references, deleted == true)));
+            return Json(VersionBody(await service.LookupAsync(subject, text, type, references, deleted == true, ct).ConfigureAwait(false)));
         });
 
         endpoints.MapGet("/subjects/{subject}/versions/{version}", (string subject, string version, bool? deleted) =>

@@ -71,6 +71,30 @@ public sealed class SchemaRegistryService(ISchemaStore store)
         }
     }
 
+    /// <summary>
+    /// The schema with this id, after catching up with the log: another instance may have registered it a moment ago
+    /// (a deserializer reading a fresh record asks any instance). 40403 when it still is not there.
+    /// </summary>
+    public async Task<StoredSchema> GetSchemaAfterCatchUpAsync(int id, CancellationToken ct)
+    {
+        await Store.CatchUpAsync(ct).ConfigureAwait(false);
+        return State.GetSchema(id) ?? throw SchemaRegistryError.SchemaIdNotFound(id);
+    }
+
+    /// <summary><see cref="Lookup"/>, catching up with the log first when the schema is not (yet) known here.</summary>
+    public async Task<SchemaRecord> LookupAsync(string subject, string schema, string schemaType, IReadOnlyList<SchemaReferenceRecord> references, bool includeDeleted, CancellationToken ct)
+    {
+        try
+        {
+            return Lookup(subject, schema, schemaType, references, includeDeleted);
+        }
+        catch (SchemaRegistryError error) when (error.ErrorCode is 40401 or 40403)
+        {
+            await Store.CatchUpAsync(ct).ConfigureAwait(false);
+            return Lookup(subject, schema, schemaType, references, includeDeleted);
+        }
+    }
+
     /// <summary>The version of <paramref name="subject"/> holding this schema; 40401 unknown subject, 40403 schema not in it.</summary>
     public SchemaRecord Lookup(string subject, string schema, string schemaType, IReadOnlyList<SchemaReferenceRecord> references, bool includeDeleted)
     {

@@ -219,6 +219,7 @@ public sealed class SchemasCommandTests : IDisposable
             FieldOf(invoice, "tax")["type"]!["scale"] = 6);
         var broken = await RunAsync("schemas", "check", "--schemas", schemas, "--registry", registry.Url);
         var baselineOnly = await RunAsync("schemas", "check", "--schemas", schemas);
+        var refused = await RunAsync("schemas", "register", "--schemas", schemas, "--registry", registry.Url);
 
         Assert.True(register.Exit == 0, register.Output + register.Error);
         Assert.Contains("schemas register: 19 subjects registered", register.Output, StringComparison.Ordinal);
@@ -228,6 +229,9 @@ public sealed class SchemasCommandTests : IDisposable
         Assert.Contains("registry version 1", broken.Output, StringComparison.Ordinal);
         Assert.Equal(0, baselineOnly.Exit); // no releases folder: every subject is new to the baseline
         Assert.Contains("(19 without released versions)", baselineOnly.Output, StringComparison.Ordinal);
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains("409", refused.Error, StringComparison.Ordinal);
+        Assert.Contains("Invoice.tax", refused.Error, StringComparison.Ordinal);
     }
 
     private string Write(string name, string text)

@@ -120,6 +120,24 @@ public sealed class KafkaSchemaStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_schema_registered_on_one_instance_is_served_by_another_at_once()
+    {
+        await using var a = await StartKafkaBackedAsync();
+        await using var b = await StartKafkaBackedAsync();
+        using var viaA = ClientFor(a);
+        using var viaB = ClientFor(b);
+
+        for (var i = 0; i < 5; i++)
+        {
+            var schema = $$"""{"type":"record","name":"R{{i}}","fields":[{"name":"x","type":"long"}]}""";
+            var id = await viaA.RegisterSchemaAsync($"s{i}-value", AvroSchema(schema));
+
+            Assert.Equal(schema, (await viaB.GetSchemaAsync(id)).SchemaString);
+            Assert.Equal(id, (await viaB.LookupSchemaAsync($"s{i}-value", AvroSchema(schema), ignoreDeletedSchemas: true)).Id);
+        }
+    }
+
+    [Fact]
     public async Task Confluent_serializer_with_auto_registration_off_and_deserializer_work_against_it()
     {
         await using var registry = await StartKafkaBackedAsync();

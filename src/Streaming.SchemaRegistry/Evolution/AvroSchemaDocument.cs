@@ -62,6 +62,11 @@ public sealed class AvroSchemaDocument
             throw new InvalidSchemaException($"{ex.GetType().Name}: {ex.Message}");
         }
 
+        if (DefaultValueValidator.FindInvalid(schema) is { } invalidDefault)
+        {
+            throw new InvalidSchemaException($"invalid default: {invalidDefault}");
+        }
+
         var aliases = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         try
         {

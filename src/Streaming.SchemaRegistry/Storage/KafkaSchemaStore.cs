@@ -293,7 +293,8 @@ public sealed class KafkaSchemaStore : ISchemaStore
     private async Task CreateTopicWithAdminAsync(CancellationToken cancellationToken)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig(_options.KafkaSettings.ToDictionary()) { BootstrapServers = _options.BootstrapServers }).Build();
-        var metadata = admin.GetMetadata(_options.Topic, _options.Timeout);
+        // Metadata for all topics: asking for the one topic could auto-create it (uncompacted) on a broker that allows that.
+        var metadata = admin.GetMetadata(_options.Timeout);
         var topic = metadata.Topics.FirstOrDefault(t => t.Topic == _options.Topic);
         if (topic is { Error.IsError: false } && topic.Partitions.Count > 0)
         {
