@@ -110,7 +110,7 @@ public sealed class KafkaReconciliationSource(ConsumerConfig consumerConfig, Adm
     private async Task<List<BillingFact>?> ReadBillingAsync(string mappingGroup, Dictionary<string, string> quarantinedSources, List<string> unreadable, CancellationToken ct)
     {
         List<string> topics;
-        using (var admin = new AdminClientBuilder(adminConfig).Build())
+        using (var admin = CliKafkaClients.Admin(adminConfig))
         {
             var existing = admin.GetMetadata(RequestTimeout).Topics.Select(t => t.Topic).ToHashSet(StringComparer.Ordinal);
             topics = new[] { Topics.BillingInvoices, Topics.BillingPayments }.Where(existing.Contains).ToList();
@@ -181,7 +181,7 @@ public sealed class KafkaReconciliationSource(ConsumerConfig consumerConfig, Adm
 
     private async Task<Dictionary<int, long>> CommittedAsync(string group, string topic, CancellationToken ct)
     {
-        using var admin = new AdminClientBuilder(adminConfig).Build();
+        using var admin = CliKafkaClients.Admin(adminConfig);
         var partitions = Partitions(admin, topic);
         var result = await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, partitions.Select(p => new TopicPartition(topic, p)).ToList())],
             new ListConsumerGroupOffsetsOptions { RequestTimeout = RequestTimeout }).WaitAsync(ct).ConfigureAwait(false);
@@ -191,12 +191,12 @@ public sealed class KafkaReconciliationSource(ConsumerConfig consumerConfig, Adm
     private IEnumerable<ConsumeResult<string, byte[]>> ReadToEnd(string topic, CancellationToken ct)
     {
         List<int> partitions;
-        using (var admin = new AdminClientBuilder(adminConfig).Build())
+        using (var admin = CliKafkaClients.Admin(adminConfig))
         {
             partitions = Partitions(admin, topic);
         }
 
-        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig(new Dictionary<string, string>(consumerConfig))
+        using var consumer = CliKafkaClients.Consumer<string, byte[]>(new ConsumerConfig(new Dictionary<string, string>(consumerConfig))
         {
             GroupId = "streaming-reconcile-reader", // never subscribes or commits: assigned partitions only
             EnableAutoCommit = false,
