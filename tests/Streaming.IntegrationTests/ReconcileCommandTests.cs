@@ -3,10 +3,12 @@ using Confluent.SchemaRegistry;
 using Microsoft.Extensions.Configuration;
 using Streaming.Cli.Commands;
 using Streaming.Contracts;
+using Streaming.Contracts.Billing;
 using Streaming.Contracts.Finance;
 using Streaming.Contracts.Ops;
 using Streaming.Platform.Embedded;
 using Streaming.Platform.Serialization;
+using Streaming.Processors.FinanceMapping;
 using Streaming.SchemaRegistry;
 using Streaming.Sinks.Journals;
 using Streaming.Sinks.Ledger;
@@ -17,8 +19,8 @@ namespace Streaming.IntegrationTests;
 /// <summary>
 /// <c>streaming reconcile</c> end to end on an embedded broker of its own: finance events on <c>finance.events.v1</c>, a SQLite
 /// ledger holding their journals, the sink group's committed offsets. Exit 0 when they match; exit 1 with the break named by
-/// posting key and source id when a fact the sink read has no posting; <c>--entity</c> scopes it; no cluster or a bad period is
-/// exit 2. The comparison rules themselves are covered by <c>Streaming.Sinks.Tests.ReconcilerTests</c>.
+/// posting key and source id when a fact the sink read has no posting, or a billing record the mapping stage read became neither
+/// a finance event nor a quarantine record; <c>--entity</c> scopes it; no cluster or a bad period is exit 2. The comparison rules themselves are covered by <c>Streaming.Sinks.Tests.ReconcilerTests</c>.
 /// </summary>
 public sealed class ReconcileCommandTests
 {
@@ -46,9 +48,19 @@ public sealed class ReconcileCommandTests
         await using var registry = await EmbeddedSchemaRegistry.StartAsync(cancellationToken: ct);
         using var client = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registry.Url });
         cluster.CreateTopic(Topics.FinanceEvents, 2, 1);
-        cluster.CreateTopic(Topics.Quarantine, 1, 1);
-        await client.RegisterSchemaAsync(Topics.ValueSubject(Topics.FinanceEvents), new Schema(FinanceEvent._SCHEMA.ToString(), SchemaType.Avro));
-        await client.RegisterSchemaAsync(Topics.ValueSubject(Topics.Quarantine), new Schema(QuarantineRecord._SCHEMA.ToString(), SchemaType.Avro));
+        foreach (var (topic, schema) in new (string, Avro.Schema)[]
+                 {
+                     (Topics.FinanceEvents, FinanceEvent._SCHEMA), (Topics.Quarantine, QuarantineRecord._SCHEMA),
+                     (Topics.BillingInvoices, Invoice._SCHEMA), (Topics.BillingPayments, Payment._SCHEMA),
+                 })
+        {
+            if (topic != Topics.FinanceEvents)
+            {
+                cluster.CreateTopic(topic, 1, 1);
+            }
+
+            await client.RegisterSchemaAsync(Topics.ValueSubject(topic), new Schema(schema.ToString(), SchemaType.Avro));
+        }
         var path = Path.Combine(Path.GetTempPath(), $"reconcile-it-{Guid.NewGuid():N}.db");
         await using var ledger = await SqliteLedger.OpenAsync(path, ct);
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
@@ -69,6 +81,43 @@ public sealed class ReconcileCommandTests
                 c.QueryWatermarkOffsets(new TopicPartition(Topics.FinanceEvents, p), TimeSpan.FromSeconds(10)).High)).ToList());
         }
 
+        // The billing records behind the events, plus one the mapping stage quarantined; the mapping stage has read all of them.
+        var nov12 = new DateTime(2026, 11, 12, 0, 0, 0, DateTimeKind.Utc);
+        async Task<DeliveryResult<string, byte[]>> BillingAsync(string topic, string key, byte[] value) =>
+            await producer.ProduceAsync(topic, new Message<string, byte[]> { Key = key, Value = value }, ct);
+        byte[] Pay(string id, decimal amount) => new AvroSerdes<Payment>(client).SerializeValue(new Payment
+        {
+            paymentId = id, invoiceId = "in_1", customerId = "cus_1", amount = Money.ToAvro(amount), fee = null, currency = "usd", status = PaymentStatus.SUCCEEDED,
+            kind = PaymentKind.PAYMENT, occurredAt = nov12, sourceEventId = $"evt_{id}", sourceSystem = BillingSourceSystem.STRIPE,
+        }, Topics.BillingPayments);
+        Invoice Inv(string id, decimal total, string currency) => new()
+        {
+            invoiceId = id, number = id, customerId = "cus_1", status = InvoiceStatus.OPEN, eventType = InvoiceEventType.FINALIZED, currency = currency,
+            subtotal = Money.ToAvro(total), tax = Money.ToAvro(0m), total = Money.ToAvro(total), amountPaid = Money.ToAvro(0m), lines = [], taxLines = [],
+            issuedAt = nov12, sourceEventId = $"evt_{id}", sourceSystem = BillingSourceSystem.STRIPE, occurredAt = nov12,
+        };
+        await BillingAsync(Topics.BillingInvoices, "in_1", new AvroSerdes<Invoice>(client).SerializeValue(Inv("in_1", 1072.50m, "usd"), Topics.BillingInvoices));
+        await BillingAsync(Topics.BillingInvoices, "in_2", new AvroSerdes<Invoice>(client).SerializeValue(Inv("in_2", 119.00m, "eur"), Topics.BillingInvoices));
+        await BillingAsync(Topics.BillingPayments, "pi_1", Pay("pi_1", 1072.50m));
+        var orphan = await BillingAsync(Topics.BillingPayments, "pi_9", Pay("pi_9", 9.99m));
+        await producer.ProduceAsync(Topics.Quarantine, new Message<string, byte[]>
+        {
+            Key = "corr-pi_9",
+            Value = new AvroSerdes<QuarantineRecord>(client).SerializeValue(new QuarantineRecord
+            {
+                quarantineId = "q1", reasonCode = "MISSING_ACCOUNT_LINK", reasonDetail = "no link", missing = ["account-link billing:cus_9"], stage = FinanceMappingTopology.ApplicationId,
+                correlationId = "corr-pi_9", postingKey = null, businessContext = new Dictionary<string, string>(), sourceTopic = orphan.Topic, sourcePartition = orphan.Partition.Value,
+                sourceOffset = orphan.Offset.Value, originalValue = Pay("pi_9", 9.99m), headers = new Dictionary<string, byte[]>(), quarantinedAt = nov12,
+            }, Topics.Quarantine),
+        }, ct);
+        void MappingStageReadAll()
+        {
+            using var c = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = FinanceMappingTopology.ApplicationId }).Build();
+            c.Commit(new[] { Topics.BillingInvoices, Topics.BillingPayments }.Select(t => new TopicPartitionOffset(new TopicPartition(t, 0),
+                c.QueryWatermarkOffsets(new TopicPartition(t, 0), TimeSpan.FromSeconds(10)).High)).ToList());
+        }
+
+        MappingStageReadAll();
         await PublishAsync(Event(FinanceEventType.INVOICE_ISSUED, "in_1", "US01", "USD", 1072.50m, 72.50m), post: true);
         await PublishAsync(Event(FinanceEventType.PAYMENT_APPLIED, "pi_1", "US01", "USD", 1072.50m), post: true);
         await PublishAsync(Event(FinanceEventType.INVOICE_ISSUED, "in_2", "DE01", "EUR", 119.00m, 19.00m), post: true);
@@ -89,11 +138,17 @@ public sealed class ReconcileCommandTests
         Assert.True(exit == ReconcileCommand.ExitClean, output + error);
         Assert.Matches(@"(?m)^US01\s+USD\s+1072\.50\s+1072\.50\s+1072\.50\s+1072\.50\s+0\.00\s+0\.00$", output);
         Assert.Matches(@"(?m)^DE01\s+EUR\s+119\.00\s+119\.00\s+0\.00\s+0\.00\s+0\.00\s+0\.00$", output);
+        Assert.Contains("Billing records in the period: 4 (3 mapped to finance events, 1 quarantined, 0 not yet read by the mapping stage, 0 not mapped)", output, StringComparison.Ordinal);
+        Assert.Contains("explained: payment:pi_9:applied (source stripe:payment:pi_9) - 9.99 USD: quarantined by the mapping stage (MISSING_ACCOUNT_LINK)", output, StringComparison.Ordinal);
 
+        await BillingAsync(Topics.BillingPayments, "pi_2", Pay("pi_2", 25.00m));
+        await BillingAsync(Topics.BillingPayments, "pi_8", Pay("pi_8", 8.00m)); // read by the mapping stage, never mapped
+        MappingStageReadAll();
         await PublishAsync(Event(FinanceEventType.PAYMENT_APPLIED, "pi_2", "US01", "USD", 25.00m), post: false);
         (exit, output, error) = await ReconcileAsync();
         Assert.Equal(ReconcileCommand.ExitBreaks, exit);
         Assert.Contains("BREAK MissingPosting US01 USD posting key payment:pi_2:applied source stripe:payment:pi_2: source 25.00, ledger -.", output, StringComparison.Ordinal);
+        Assert.Contains("BREAK NotMapped - USD posting key payment:pi_8:applied source stripe:payment:pi_8: source 8.00, ledger -. billing record billing.payments.v1[0]@", output, StringComparison.Ordinal);
 
         (exit, output, _) = await ReconcileAsync(entity: "DE01");
         Assert.True(exit == ReconcileCommand.ExitClean, output);

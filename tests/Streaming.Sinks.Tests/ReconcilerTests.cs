@@ -47,14 +47,14 @@ public sealed class ReconcilerTests : IAsyncLifetime
         }, f.LegalEntityId, f.Currency, amount ?? f.TotalAmount, $"stripe:{f.Source.ObjectType}:{f.Source.ObjectId}", f.EffectiveDate, state);
 
     private async Task<ReconciliationReport> ReconcileAsync(IEnumerable<FinanceFact> posted, IEnumerable<SourceFact> sources,
-        Dictionary<string, string>? quarantined = null, string? entity = null)
+        Dictionary<string, string>? quarantined = null, string? entity = null, IEnumerable<BillingFact>? billing = null)
     {
         var ct = TestContext.Current.CancellationToken;
         var builder = new JournalBuilder(DefaultChartOfAccounts.Instance);
         await _ledger.PostBatchAsync(posted.Select(builder.Build).ToList(), ct);
         await using var reader = await SqliteLedgerReader.OpenAsync(_path, ct);
         var journals = await reader.JournalsAsync(November, entity, ct);
-        return Reconciler.Reconcile(November, entity, sources, journals, quarantined ?? [], DefaultChartOfAccounts.Instance);
+        return Reconciler.Reconcile(November, entity, sources, journals, quarantined ?? [], DefaultChartOfAccounts.Instance, billing);
     }
 
     // A month with an issued invoice, another issued and voided, a payment, a quarantined payment, one in flight and a
@@ -126,6 +126,37 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.True(report.Clean, report.Render());
         Assert.Equal(("DE01", "EUR", 99.99m, 99.99m), (report.Totals.Single().LegalEntityId, report.Totals.Single().Currency,
             report.Totals.Single().SourceInvoices, report.Totals.Single().LedgerInvoices));
+    }
+
+    private static BillingFact Billing(FinanceFact f, decimal? amount = null, string? quarantined = null, SourceFactState state = SourceFactState.Processed) =>
+        new(f.PostingKey, Source(f).Kind, f.Currency, amount ?? f.TotalAmount, $"stripe:{f.Source.ObjectType}:{f.Source.ObjectId}", f.EffectiveDate,
+            $"billing.{f.Source.ObjectType}s.v1[0]@{f.Source.ObjectId.Length}", quarantined, state);
+
+    [Fact]
+    public async Task Billing_records_are_mapped_quarantined_in_flight_or_a_break()
+    {
+        var orphan = Payment("pi_orphan", 12.34m, 0m);
+        var lost = Payment("pi_lost", 56.78m, 0m);
+        var unread = Invoice("in_new", 10m, 0m);
+        var report = await ReconcileAsync([In1, Pi1], [Source(In1), Source(Pi1)], billing:
+        [
+            Billing(In1), Billing(Pi1, amount: 1072.05m), Billing(orphan, quarantined: "MISSING_ACCOUNT_LINK"), Billing(unread, state: SourceFactState.InFlight),
+            Billing(lost), Billing(In9December),
+        ]);
+
+        Assert.Equal(new BillingSummary(Records: 5, Mapped: 2, Quarantined: 1, InFlight: 1, NotMapped: 1), report.Billing);
+        Assert.Equal(
+            [
+                (BreakKind.MappedAmountMismatch, "payment:pi_1:applied", "stripe:payment:pi_1", (decimal?)1072.05m, (decimal?)1072.50m),
+                (BreakKind.NotMapped, "payment:pi_lost:applied", "stripe:payment:pi_lost", 56.78m, null),
+            ],
+            report.Breaks.Select(b => (b.Kind, b.PostingKey!, b.SourceId!, b.SourceAmount, b.LedgerAmount)));
+        Assert.Contains(report.Explained, e => e.PostingKey == "payment:pi_orphan:applied" && e.Explanation.Contains("MISSING_ACCOUNT_LINK", StringComparison.Ordinal));
+        Assert.Contains(report.Explained, e => e.PostingKey == "invoice:in_new:issued" && e.Explanation.StartsWith("in flight", StringComparison.Ordinal));
+
+        // With an entity filter, only billing records that became that entity's finance events are checked.
+        var us = await ReconcileAsync([], [Source(In1), Source(Pi1)], billing: [Billing(In1), Billing(lost)], entity: "US01");
+        Assert.Equal(new BillingSummary(1, 1, 0, 0, 0), us.Billing);
     }
 
     [Theory]

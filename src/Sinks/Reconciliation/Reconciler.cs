@@ -50,6 +50,15 @@ public enum SourceFactState
 public sealed record SourceFact(string PostingKey, SourceFactKind Kind, string LegalEntityId, string Currency, decimal Amount, string SourceId,
     DateTime EffectiveDate, SourceFactState State = SourceFactState.Processed);
 
+/// <summary>
+/// One billing record (an invoice finalized or voided, a payment succeeded) from <c>billing.invoices.v1</c> /
+/// <c>billing.payments.v1</c>, before any mapping: it has no legal entity yet.
+/// </summary>
+/// <param name="QuarantineReason">Set when the mapping stage quarantined this record (matched by its topic, partition and offset).</param>
+/// <param name="State">Whether the mapping stage has read it (its group committed past it).</param>
+public sealed record BillingFact(string PostingKey, SourceFactKind Kind, string Currency, decimal Amount, string SourceId, DateTime EffectiveDate,
+    string Coordinates, string? QuarantineReason = null, SourceFactState State = SourceFactState.Processed);
+
 /// <summary>One posted journal as the ledger holds it.</summary>
 public sealed record LedgerJournal(string PostingKey, FinanceEventKind EventKind, string LegalEntityId, string Currency, DateTime EffectiveDate,
     string SourceObject, string ErpDocumentId, IReadOnlyList<JournalLine> Lines)
@@ -74,6 +83,10 @@ public enum BreakKind
     UnbalancedJournal,
     /// <summary>An entity and currency whose debits and credits over the period differ.</summary>
     TrialBalanceNotZero,
+    /// <summary>A billing record the mapping stage has read that became neither a finance event nor a quarantine record.</summary>
+    NotMapped,
+    /// <summary>A billing record whose finance event carries another amount or currency.</summary>
+    MappedAmountMismatch,
 }
 
 /// <summary>One break: what, where, and the amounts on each side.</summary>
@@ -112,6 +125,9 @@ public sealed record ReconciliationTotals(string LegalEntityId, string Currency)
 public sealed record ReconciliationReport(Period Period, string? Entity, IReadOnlyList<ReconciliationTotals> Totals, IReadOnlyList<ReconciliationBreak> Breaks,
     IReadOnlyList<ExplainedItem> Explained)
 {
+    /// <summary>Billing records of the period checked against the finance events (null when they were not read).</summary>
+    public BillingSummary? Billing { get; init; }
+
     /// <summary>True when nothing breaks.</summary>
     public bool Clean => Breaks.Count == 0;
 
@@ -126,6 +142,12 @@ public sealed record ReconciliationReport(Period Period, string? Entity, IReadOn
         {
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"{t.LegalEntityId,-6}  {t.Currency,-8}  {A(t.SourceInvoices),15}  {A(t.LedgerInvoices),15}  {A(t.SourcePayments),15}  {A(t.LedgerPayments),15}  {A(t.ExplainedInvoices + t.ExplainedPayments),9}  {A(t.TrialBalance),13}");
+        }
+
+        if (Billing is { } billing)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"Billing records in the period: {billing.Records} ({billing.Mapped} mapped to finance events, {billing.Quarantined} quarantined, {billing.InFlight} not yet read by the mapping stage, {billing.NotMapped} not mapped)");
         }
 
         foreach (var e in Explained)
@@ -151,6 +173,9 @@ public sealed record ReconciliationReport(Period Period, string? Entity, IReadOn
     }
 }
 
+/// <summary>How the period's billing records fared in the mapping stage.</summary>
+public sealed record BillingSummary(int Records, int Mapped, int Quarantined, int InFlight, int NotMapped);
+
 /// <summary>
 /// Reconciles source facts with ledger postings for a period, per DOMAIN.md: Σ source invoices = Σ AR of InvoiceIssued −
 /// InvoiceVoided postings; Σ source payments = Σ AR credits of PaymentApplied postings; every journal balanced; trial balance
@@ -159,8 +184,13 @@ public sealed record ReconciliationReport(Period Period, string? Entity, IReadOn
 public static class Reconciler
 {
     /// <summary>Compares; <paramref name="quarantined"/> maps posting keys to the quarantine reason.</summary>
+    /// <param name="billing">
+    /// The period's billing records, checked one level further back: each must have become a finance event (with the same amount
+    /// and currency) or a quarantine record, or not have been read yet. They carry no legal entity, so with an
+    /// <paramref name="entity"/> filter only those that did become a finance event of that entity are checked. Null skips the check.
+    /// </param>
     public static ReconciliationReport Reconcile(Period period, string? entity, IEnumerable<SourceFact> sources, IEnumerable<LedgerJournal> journals,
-        IReadOnlyDictionary<string, string> quarantined, IChartOfAccounts chart)
+        IReadOnlyDictionary<string, string> quarantined, IChartOfAccounts chart, IEnumerable<BillingFact>? billing = null)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(journals);
@@ -169,11 +199,13 @@ public static class Reconciler
         bool InScope(string e, DateTime date) => (entity is null || e == entity) && period.Contains(date);
 
         // The last record per posting key wins (a fact re-emitted by a replay is the same fact).
-        var source = new Dictionary<string, SourceFact>(StringComparer.Ordinal);
-        foreach (var s in sources.Where(s => InScope(s.LegalEntityId, s.EffectiveDate)))
+        var allSources = new Dictionary<string, SourceFact>(StringComparer.Ordinal);
+        foreach (var s in sources)
         {
-            source[s.PostingKey] = s;
+            allSources[s.PostingKey] = s;
         }
+
+        var source = allSources.Values.Where(s => InScope(s.LegalEntityId, s.EffectiveDate)).ToDictionary(s => s.PostingKey, StringComparer.Ordinal);
 
         var ledger = journals.Where(j => InScope(j.LegalEntityId, j.EffectiveDate)).ToDictionary(j => j.PostingKey, StringComparer.Ordinal);
         var totals = new SortedDictionary<(string, string), ReconciliationTotals>();
@@ -261,7 +293,58 @@ public static class Reconciler
 
         breaks.AddRange(totals.Values.Where(t => t.TrialBalance != 0m).Select(t => new ReconciliationBreak(BreakKind.TrialBalanceNotZero, t.LegalEntityId, t.Currency,
             null, null, null, t.TrialBalance, $"debits minus credits over the period's journals is {t.TrialBalance}, not zero.")));
-        return new ReconciliationReport(period, entity, totals.Values.ToList(), breaks, explained);
+        var summary = billing is null ? null : CheckBilling(period, entity, billing, allSources, breaks, explained);
+        return new ReconciliationReport(period, entity, totals.Values.ToList(), breaks, explained) { Billing = summary };
+    }
+
+    private static BillingSummary CheckBilling(Period period, string? entity, IEnumerable<BillingFact> billing, Dictionary<string, SourceFact> events,
+        List<ReconciliationBreak> breaks, List<ExplainedItem> explained)
+    {
+        // The last record per posting key wins, as on the finance-event side.
+        var facts = new Dictionary<string, BillingFact>(StringComparer.Ordinal);
+        foreach (var b in billing.Where(b => period.Contains(b.EffectiveDate)))
+        {
+            facts[b.PostingKey] = b;
+        }
+
+        int records = 0, mapped = 0, quarantinedCount = 0, inFlight = 0, notMapped = 0;
+        foreach (var b in facts.Values.OrderBy(b => b.PostingKey, StringComparer.Ordinal))
+        {
+            events.TryGetValue(b.PostingKey, out var fe);
+            if (entity is not null && fe?.LegalEntityId != entity)
+            {
+                continue; // no entity to attribute it to, or another entity's
+            }
+
+            records++;
+            if (fe is not null)
+            {
+                mapped++;
+                if (fe.Amount != b.Amount || fe.Currency != b.Currency)
+                {
+                    breaks.Add(new ReconciliationBreak(BreakKind.MappedAmountMismatch, fe.LegalEntityId, b.Currency, b.PostingKey, b.SourceId, b.Amount, fe.Amount,
+                        $"billing record {b.Coordinates} says {b.Amount} {b.Currency}; its finance event says {fe.Amount} {fe.Currency}."));
+                }
+            }
+            else if (b.QuarantineReason is { } reason)
+            {
+                quarantinedCount++;
+                explained.Add(new ExplainedItem(b.PostingKey, b.SourceId, "-", b.Currency, b.Amount, $"quarantined by the mapping stage ({reason})"));
+            }
+            else if (b.State == SourceFactState.InFlight)
+            {
+                inFlight++;
+                explained.Add(new ExplainedItem(b.PostingKey, b.SourceId, "-", b.Currency, b.Amount, "in flight (the mapping stage has not read it yet)"));
+            }
+            else
+            {
+                notMapped++;
+                breaks.Add(new ReconciliationBreak(BreakKind.NotMapped, "-", b.Currency, b.PostingKey, b.SourceId, b.Amount, null,
+                    $"billing record {b.Coordinates} was read by the mapping stage but has no finance event and no quarantine record."));
+            }
+        }
+
+        return new BillingSummary(records, mapped, quarantinedCount, inFlight, notMapped);
     }
 
     /// <summary>

@@ -127,7 +127,12 @@ public static class ReconcileCommand
             }
 
             var journals = await ledger.JournalsAsync(period, entity, ct).ConfigureAwait(false);
-            var report = Reconciler.Reconcile(period, entity, read.Facts, journals, read.Quarantined, DefaultChartOfAccounts.Instance);
+            var report = Reconciler.Reconcile(period, entity, read.Facts, journals, read.Quarantined, DefaultChartOfAccounts.Instance, read.Billing);
+            if (read.Billing is null)
+            {
+                await error.WriteLineAsync($"{Contracts.Topics.BillingInvoices} and {Contracts.Topics.BillingPayments} do not exist on this cluster: billing records were not checked.").ConfigureAwait(false);
+            }
+
             await output.WriteLineAsync($"Ledger: {ledger.Location}").ConfigureAwait(false);
             await output.WriteAsync(report.Render()).ConfigureAwait(false);
             foreach (var u in read.Unreadable)

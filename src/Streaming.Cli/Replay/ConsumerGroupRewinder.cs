@@ -30,7 +30,7 @@ public sealed class ConsumerGroupRewinder(AdminClientConfig adminConfig, Consume
         ArgumentException.ThrowIfNullOrWhiteSpace(group);
         ArgumentException.ThrowIfNullOrWhiteSpace(topic);
         ArgumentNullException.ThrowIfNull(target);
-        using var admin = new AdminClientBuilder(adminConfig).Build();
+        using var admin = CliKafkaClients.Admin(adminConfig);
         var partitions = Partitions(admin, topic);
 
         if (target is ReplayTarget.Offsets offsets && offsets.ByPartition.Keys.FirstOrDefault(p => !partitions.Contains(p), -1) is var missing and >= 0)
@@ -43,7 +43,7 @@ public sealed class ConsumerGroupRewinder(AdminClientConfig adminConfig, Consume
                 new ListConsumerGroupOffsetsOptions { RequestTimeout = RequestTimeout }).WaitAsync(cancellationToken).ConfigureAwait(false))
             .Single().Partitions.ToDictionary(p => p.Partition.Value, p => p.Offset.IsSpecial ? (long?)null : p.Offset.Value);
 
-        using var reader = new ConsumerBuilder<Ignore, Ignore>(ReaderConfig()).Build();
+        using var reader = CliKafkaClients.Consumer<Ignore, Ignore>(ReaderConfig()).Build();
         var watermarks = tps.ToDictionary(tp => tp.Partition.Value, tp => reader.QueryWatermarkOffsets(tp, RequestTimeout));
 
         var plans = new List<ReplayPartitionPlan>();
@@ -90,7 +90,7 @@ public sealed class ConsumerGroupRewinder(AdminClientConfig adminConfig, Consume
         }
 
         var targets = plan.Partitions.Select(p => new TopicPartitionOffset(plan.Topic, p.Partition, p.Target)).ToList();
-        using var admin = new AdminClientBuilder(adminConfig).Build();
+        using var admin = CliKafkaClients.Admin(adminConfig);
         if (plan.ActiveMembers is null)
         {
             CommitAsMember(plan, targets, cancellationToken);
@@ -257,7 +257,7 @@ public sealed class ConsumerGroupRewinder(AdminClientConfig adminConfig, Consume
             // a short session lets the group's own consumers rejoin soon after this member is gone.
             SessionTimeoutMs = 6000,
         };
-        using var member = new ConsumerBuilder<Ignore, Ignore>(config)
+        using var member = CliKafkaClients.Consumer<Ignore, Ignore>(config)
             .SetPartitionsAssignedHandler((_, parts) =>
             {
                 lock (assigned)
@@ -313,7 +313,7 @@ public sealed class ConsumerGroupRewinder(AdminClientConfig adminConfig, Consume
 
     private List<TopicPartition> PartitionsOf(string topic)
     {
-        using var admin = new AdminClientBuilder(adminConfig).Build();
+        using var admin = CliKafkaClients.Admin(adminConfig);
         return Partitions(admin, topic).Select(p => new TopicPartition(topic, p)).ToList();
     }
 
