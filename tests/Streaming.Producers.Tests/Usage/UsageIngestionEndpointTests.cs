@@ -64,7 +64,7 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     private static HttpContent Ndjson(string body, string mediaType = UsageIngestionEndpoint.ContentType)
     {
         var content = new StringContent(body, Encoding.UTF8);
-        content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse(mediaType);
         return content;
     }
 
@@ -109,17 +109,23 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     }
 
     [Fact]
-    public async Task A_wrong_content_type_gets_415_and_produces_nothing()
+    public async Task A_wrong_content_type_or_a_compressed_body_gets_415_and_produces_nothing()
     {
         var ct = TestContext.Current.CancellationToken;
         var topic = await stack.NewTopicAsync(1);
         await using var host = await StartAsync(topic);
 
         using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(1), "application/json"), ct);
+        var gzipped = Ndjson(Line(2));
+        gzipped.Headers.ContentEncoding.Add("gzip");
+        using var compressed = await host.Http.PostAsync(UsageIngestionEndpoint.Route, gzipped, ct);
+        using var withCharset = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(3), "application/x-ndjson; charset=utf-8"), ct);
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
         Assert.Contains("application/x-ndjson", (await Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Equal(0, host.Ingestor.Enqueued);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, compressed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, withCharset.StatusCode);
+        Assert.Equal(1, host.Ingestor.Enqueued);
     }
 
     [Fact]
