@@ -139,9 +139,20 @@ public sealed class UsageAvroEncoder
         }
 
         var size = LongSize(map.Count) + 1;
+        if (map is Dictionary<string, string> dictionary)
+        {
+            // The struct enumerator: no boxed enumerator per record on the common path.
+            foreach (var (key, value) in dictionary)
+            {
+                size += StringSize(key, "attributes key") + StringSize(value, "attributes value");
+            }
+
+            return size;
+        }
+
         foreach (var (key, value) in map)
         {
-            size += StringSize(key, "attributes key") + StringSize(value, $"attributes[{key}]");
+            size += StringSize(key, "attributes key") + StringSize(value, "attributes value");
         }
 
         return size;
@@ -157,10 +168,21 @@ public sealed class UsageAvroEncoder
         }
 
         var at = WriteLong(span, map.Count);
-        foreach (var (key, value) in map)
+        if (map is Dictionary<string, string> dictionary)
         {
-            at += WriteString(span[at..], key);
-            at += WriteString(span[at..], value);
+            foreach (var (key, value) in dictionary)
+            {
+                at += WriteString(span[at..], key);
+                at += WriteString(span[at..], value);
+            }
+        }
+        else
+        {
+            foreach (var (key, value) in map)
+            {
+                at += WriteString(span[at..], key);
+                at += WriteString(span[at..], value);
+            }
         }
 
         span[at] = 0;

@@ -107,6 +107,14 @@ public static class UsageIngestionEndpoint
                 return;
             }
 
+            var encoding = request.Headers.ContentEncoding.ToString();
+            if (encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+            {
+                // A compressed body would be parsed as garbage lines; refuse it as a whole instead.
+                await Problem(response, StatusCodes.Status415UnsupportedMediaType, "Content-Encoding is not supported; send the NDJSON uncompressed.").ConfigureAwait(false);
+                return;
+            }
+
             if (request.ContentLength > options.MaxBodyBytes)
             {
                 await Problem(response, StatusCodes.Status413PayloadTooLarge, $"The body is larger than {options.MaxBodyBytes} bytes; split the batch.").ConfigureAwait(false);

@@ -40,13 +40,19 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         }
     }
 
-    private async Task<Host> StartAsync(string topic, Action<ProducerConfig>? producer = null, UsageEndpointOptions? options = null)
+    private async Task<Host> StartAsync(string topic, Action<ProducerConfig>? producer = null, UsageEndpointOptions? options = null, CapturingLogger? log = null)
     {
         var config = stack.ProducerConfig();
         producer?.Invoke(config);
-        var ingestor = await UsageIngestor.CreateAsync(config, stack.Client, new UsageIngestorOptions { Topic = topic }, cancellationToken: TestContext.Current.CancellationToken);
+        using var loggerFactory = log is null ? null : LoggerFactory.Create(b => b.AddProvider(log).SetMinimumLevel(LogLevel.Trace));
+        var ingestor = await UsageIngestor.CreateAsync(config, stack.Client, new UsageIngestorOptions { Topic = topic }, loggerFactory, TestContext.Current.CancellationToken);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (log is not null)
+        {
+            builder.Logging.AddProvider(log).SetMinimumLevel(LogLevel.Trace);
+        }
+
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddSingleton(ingestor);
         if (options is not null)
@@ -64,7 +70,7 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     private static HttpContent Ndjson(string body, string mediaType = UsageIngestionEndpoint.ContentType)
     {
         var content = new StringContent(body, Encoding.UTF8);
-        content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse(mediaType);
         return content;
     }
 
@@ -109,17 +115,56 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     }
 
     [Fact]
-    public async Task A_wrong_content_type_gets_415_and_produces_nothing()
+    public async Task Nothing_of_the_submitted_lines_reaches_the_logs()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        var log = new CapturingLogger();
+        await using (var host = await StartAsync(topic, c => c.MessageTimeoutMs = 1500, log: log))
+        {
+            const string pii = "jane.doe@example.com";
+            var good = Line(1).Replace("cus_1", pii, StringComparison.Ordinal).Replace("\"eu\"", $"\"{pii}\"", StringComparison.Ordinal);
+            var bad = Line(2).Replace("\"quantity\":2.25", $"\"quantity\":\"{pii}\"", StringComparison.Ordinal);
+            using var accepted = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(good + "\n" + bad), ct);
+            // Every produce request now fails with a permanent error, so the next batch is not acknowledged.
+            stack.Cluster.PushRequestErrors(0, Enumerable.Repeat(ErrorCode.TopicAuthorizationFailed, 20).ToArray());
+            HttpResponseMessage failed;
+            try
+            {
+                failed = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(3).Replace("cus_1", pii, StringComparison.Ordinal)), ct);
+            }
+            finally
+            {
+                stack.Cluster.ClearRequestErrors(0);
+            }
+
+            Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+            Assert.DoesNotContain(pii, await failed.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+            Assert.Contains(log.Lines, l => l.Contains("not acknowledged", StringComparison.Ordinal)); // the outage itself is logged
+            Assert.DoesNotContain(log.Lines, l => l.Contains(pii, StringComparison.Ordinal));
+            failed.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_wrong_content_type_or_a_compressed_body_gets_415_and_produces_nothing()
     {
         var ct = TestContext.Current.CancellationToken;
         var topic = await stack.NewTopicAsync(1);
         await using var host = await StartAsync(topic);
 
         using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(1), "application/json"), ct);
+        var gzipped = Ndjson(Line(2));
+        gzipped.Headers.ContentEncoding.Add("gzip");
+        using var compressed = await host.Http.PostAsync(UsageIngestionEndpoint.Route, gzipped, ct);
+        using var withCharset = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(3), "application/x-ndjson; charset=utf-8"), ct);
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
         Assert.Contains("application/x-ndjson", (await Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Equal(0, host.Ingestor.Enqueued);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, compressed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, withCharset.StatusCode);
+        Assert.Equal(1, host.Ingestor.Enqueued);
     }
 
     [Fact]
@@ -229,5 +274,31 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         var report = await Json(response);
         Assert.Equal(0, report.GetProperty("accepted").GetInt32());
         Assert.Contains("2 of 2 valid lines were not acknowledged", report.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Keeps every formatted log line (with exception text) of every category.</summary>
+    private sealed class CapturingLogger : ILoggerProvider, ILogger
+    {
+        private readonly List<string> _lines = [];
+
+        public IReadOnlyList<string> Lines { get { lock (_lines) { return _lines.ToList(); } } }
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (_lines)
+            {
+                _lines.Add(formatter(state, exception) + " " + exception);
+            }
+        }
+
+        public void Dispose()
+        {
+        }
     }
 }
