@@ -20,6 +20,9 @@ if ! dotnet build Streaming.sln -c Release -nologo -clp:ErrorsOnly; then
   exit 1
 fi
 
+echo "==> PostgreSQL server for the ledger tests (installed if missing)"
+tools/ensure-postgres.sh || echo "PostgreSQL server unavailable: the PostgreSQL ledger tests will fail, not skip"
+
 echo "==> testing (results in $results)"
 # One run per test project, each writing its own TRX file: in one solution-wide run, two projects finishing in the
 # same instant could write the same file name and one project's results would silently vanish from the count.
