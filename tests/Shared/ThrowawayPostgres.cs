@@ -17,6 +17,7 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
     private readonly string _bin;
     private readonly bool _asPostgresUser;
     private bool _stopped;
+    private string _settings = "";
 
     private ThrowawayPostgres(string root, string bin, bool asPostgresUser, int port)
     {
@@ -68,8 +69,9 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
         {
             await cluster.PgAsync("initdb", ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"], cancellationToken).ConfigureAwait(false);
             var settings = $"-p {cluster.Port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=100 -c shared_buffers=128MB"
-                + (durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
-            await cluster.PgAsync("pg_ctl", ["-D", data, "-l", Path.Combine(root, "server.log"), "-o", settings, "-w", "-t", "60", "start"], cancellationToken).ConfigureAwait(false);
+                + (durable ? "" : " -c fsync=off -c full_page_writes=off");
+            cluster._settings = settings;
+            await cluster.RestartAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -89,6 +91,14 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return ConnectionString(name);
     }
+
+    /// <summary>Stops the server at once (clients see the database go away); <see cref="RestartAsync"/> brings it back on the same port.</summary>
+    public Task StopAsync(CancellationToken cancellationToken = default)
+        => PgAsync("pg_ctl", ["-D", Path.Combine(_root, "data"), "-m", "immediate", "-w", "-t", "30", "stop"], cancellationToken);
+
+    /// <summary>Starts a stopped server again with the same settings.</summary>
+    public Task RestartAsync(CancellationToken cancellationToken = default)
+        => PgAsync("pg_ctl", ["-D", Path.Combine(_root, "data"), "-l", Path.Combine(_root, "server.log"), "-o", _settings, "-w", "-t", "60", "start"], cancellationToken);
 
     /// <summary>Stops the server (fast) and deletes its folder.</summary>
     public async ValueTask DisposeAsync()

@@ -46,7 +46,7 @@ public sealed class ErpPostingSink
     private static readonly Counter Duplicates = Metrics.CreateCounter("streaming_sink_journals_duplicate_total", "Redelivered facts whose journal was already posted.");
     private static readonly Counter Quarantined = Metrics.CreateCounter("streaming_sink_quarantined_total", "Facts sent to quarantine.", "reason");
     private static readonly Counter DeadLettered = Metrics.CreateCounter("streaming_sink_dead_lettered_total", "Undeserializable records sent to the DLQ.");
-    private static readonly Counter Retries = Metrics.CreateCounter("streaming_sink_transient_retries_total", "Batches (or partition slices) that failed transiently and were parked for retry.");
+    private static readonly Counter Retries = Metrics.CreateCounter("streaming_sink_transient_retries_total", "Partition slices parked for retry after a transient ledger failure (per partition and attempt).");
 
     private readonly ConsumerConfig _consumerConfig;
     private readonly IProducer<string, byte[]> _producer;
@@ -103,7 +103,7 @@ public sealed class ErpPostingSink
     /// <summary>Partitions currently paused because their records wait for a transient ledger error to clear.</summary>
     public int PausedPartitionCount => Volatile.Read(ref _pausedCount);
 
-    /// <summary>Transient ledger failures this instance retried.</summary>
+    /// <summary>Times a partition's records were parked after a transient ledger failure (one per partition and attempt).</summary>
     public long RetryCount => Interlocked.Read(ref _retries);
 
     private int _pausedCount;
@@ -276,8 +276,6 @@ public sealed class ErpPostingSink
         catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
         {
             _logger.LogWarning("Transient ledger error on a batch of {Count} records: {Type}: {Message}", work.Count, ex.GetType().Name, ex.Message);
-            Interlocked.Increment(ref _retries);
-            Retries.Inc();
             if (work.Select(r => r.TopicPartition).Distinct().Count() == 1)
             {
                 Park(consumer, work, attempts, parked, ex);
@@ -310,6 +308,8 @@ public sealed class ErpPostingSink
             var backoff = Backoff(attempt, (error as LedgerTransientException)?.RetryAfter
                 ?? (error.InnerException as LedgerTransientException)?.RetryAfter);
             parked[group.Key] = new Parked(group.Key, group.ToList(), attempt, DateTime.UtcNow + backoff);
+            Interlocked.Increment(ref _retries);
+            Retries.Inc();
             if (attempt == 1)
             {
                 consumer.Pause([group.Key]);
