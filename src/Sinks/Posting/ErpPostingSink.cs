@@ -235,6 +235,10 @@ public sealed class ErpPostingSink
                 Volatile.Write(ref _pausedCount, parked.Count);
             }
         }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping is the normal end: a batch cut short was not committed and is read again by the next run.
+        }
         finally
         {
             try
