@@ -206,6 +206,25 @@ public sealed class LedgerTests(PostgresFixture postgres) : IAsyncDisposable
         return versions;
     }
 
+    [Theory]
+    [MemberData(nameof(Ledgers))]
+    public async Task A_posted_journal_reads_back_exactly_and_an_unposted_key_is_null(string kind)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var ledger = await OpenAsync(kind);
+        var journal = new Journal("invoice:in_1:issued", "corr-9", FinanceEventKind.InvoiceIssued, "US01", "c9", "USD", new DateTime(2026, 11, 3, 0, 0, 0, DateTimeKind.Utc), "INV-9",
+            [new JournalLine("1100", 108.07m, 0m, "invoice receivable"), new JournalLine("4200", 0m, 100m, "services"), new JournalLine("2300-US-CA", 0m, 8.07m, "tax")],
+            new SourceCoordinates("stripe", "invoice", "in_1", "evt_1", "finance.events.v1", 3, 42));
+        await ledger.PostBatchAsync([journal], ct);
+
+        var found = await ledger.FindJournalAsync("invoice:in_1:issued", ct);
+        Assert.NotNull(found);
+        Assert.Equal(journal.Lines, found.Lines);
+        Assert.Equal((journal.LegalEntityId, journal.Currency, journal.EffectiveDate, journal.EventKind, journal.Source), (found.LegalEntityId, found.Currency, found.EffectiveDate, found.EventKind, found.Source));
+        Assert.Equal(journal.ContentHash(), found.ContentHash());
+        Assert.Null(await ledger.FindJournalAsync("invoice:nope:issued", ct));
+    }
+
     [Fact]
     public async Task An_unreachable_PostgreSQL_is_a_transient_error()
     {

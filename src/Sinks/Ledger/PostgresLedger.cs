@@ -301,6 +301,39 @@ public sealed class PostgresLedger : ILedger
     }
 
     /// <inheritdoc />
+    public async Task<Journal?> FindJournalAsync(string postingKey, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(postingKey);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand("""
+            SELECT e.correlation_id, e.event_type, e.legal_entity_id, e.customer_id, e.currency, e.effective_date, e.document_number,
+                   e.source_system, e.source_object, e.source_event_id, e.source_topic, e.source_partition, e.source_offset,
+                   l.account, l.debit, l.credit, l.memo
+            FROM journal_entries e JOIN journal_lines l ON l.posting_key = e.posting_key
+            WHERE e.posting_key = @k ORDER BY l.line_no;
+            """, connection);
+        cmd.Parameters.Add(new NpgsqlParameter<string>("k", postingKey));
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        Journal? journal = null;
+        var lines = new List<JournalLine>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (journal is null)
+            {
+                var source = reader.GetString(8).Split(':', 2);
+                journal = new Journal(postingKey, reader.GetString(0), Enum.Parse<FinanceEventKind>(reader.GetString(1)), reader.GetString(2), reader.GetString(3),
+                    reader.GetString(4).Trim(), reader.GetFieldValue<DateOnly>(5).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc), reader.IsDBNull(6) ? null : reader.GetString(6), lines,
+                    new SourceCoordinates(reader.GetString(7), source[0], source.Length > 1 ? source[1] : "", reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10),
+                        reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt64(12)));
+            }
+
+            lines.Add(new JournalLine(reader.GetString(13), reader.GetDecimal(14), reader.GetDecimal(15), reader.GetString(16)));
+        }
+
+        return journal;
+    }
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
     private static async Task Exec(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, CancellationToken ct)

@@ -267,6 +267,59 @@ public sealed class SqliteLedger : ILedger
     }
 
     /// <inheritdoc />
+    public async Task<Journal?> FindJournalAsync(string postingKey, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(postingKey);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var entry = _connection.CreateCommand();
+            entry.CommandText = """
+                SELECT correlation_id, event_type, legal_entity_id, customer_id, currency, effective_date, document_number,
+                       source_system, source_object, source_event_id, source_topic, source_partition, source_offset
+                FROM journal_entries WHERE posting_key = $k;
+                """;
+            entry.Parameters.AddWithValue("$k", postingKey);
+            object?[] e;
+            await using (var reader = await entry.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                e = new object?[reader.FieldCount];
+                for (var i = 0; i < e.Length; i++)
+                {
+                    e[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+                }
+            }
+
+            await using var lines = _connection.CreateCommand();
+            lines.CommandText = "SELECT account, debit, credit, memo FROM journal_lines WHERE posting_key = $k ORDER BY line_no;";
+            lines.Parameters.AddWithValue("$k", postingKey);
+            var list = new List<JournalLine>();
+            await using (var reader = await lines.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    list.Add(new JournalLine(reader.GetString(0), Parse(reader.GetString(1)), Parse(reader.GetString(2)), reader.GetString(3)));
+                }
+            }
+
+            var source = ((string)e[8]!).Split(':', 2);
+            return new Journal(postingKey, (string)e[0]!, Enum.Parse<FinanceEventKind>((string)e[1]!), (string)e[2]!, (string)e[3]!, (string)e[4]!,
+                DateTime.SpecifyKind(DateTime.ParseExact((string)e[5]!, "yyyy-MM-dd", CultureInfo.InvariantCulture), DateTimeKind.Utc), (string?)e[6], list,
+                new SourceCoordinates((string)e[7]!, source[0], source.Length > 1 ? source[1] : "", (string)e[9]!, (string?)e[10],
+                    e[11] is null ? null : Convert.ToInt32(e[11], CultureInfo.InvariantCulture), e[12] is null ? null : Convert.ToInt64(e[12], CultureInfo.InvariantCulture)));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await _connection.DisposeAsync().ConfigureAwait(false);

@@ -391,7 +391,11 @@ public sealed class ErpPostingSink
             try
             {
                 var fact = FinanceFactMapper.ToFact(fe);
-                journals.Add((_builder.Build(fact with { Source = fact.Source with { Topic = record.Topic, Partition = record.Partition.Value, Offset = record.Offset.Value } }), fe));
+                fact = fact with { Source = fact.Source with { Topic = record.Topic, Partition = record.Partition.Value, Offset = record.Offset.Value } };
+                var journal = fact.Kind == FinanceEventKind.InvoiceVoided && JournalBuilder.IssuedKeyOf(fact.PostingKey) is { } issuedKey
+                    ? await VoidAsync(fact, issuedKey, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == issuedKey), ct).ConfigureAwait(false)
+                    : _builder.Build(fact);
+                journals.Add((journal, fe));
             }
             catch (JournalRejectedException ex)
             {
@@ -499,6 +503,30 @@ public sealed class ErpPostingSink
 
         var deliveries = outgoing.Select((m, i) => _producer.ProduceAsync(outgoingTopics[i], m, ct)).ToList();
         await Task.WhenAll(deliveries).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A void mirrors the posted issue journal (found earlier in this batch or in the ledger). No posted issue means nothing to
+    /// reverse: a permanent error (quarantine). A ledger that cannot read journals back gets the void built from its own lines.
+    /// </summary>
+    private async Task<Journal> VoidAsync(FinanceFact fact, string issuedKey, Journal? inBatch, CancellationToken ct)
+    {
+        Journal? issued = inBatch;
+        if (issued is null)
+        {
+            try
+            {
+                issued = await _ledger.FindJournalAsync(issuedKey, ct).ConfigureAwait(false);
+            }
+            catch (NotSupportedException)
+            {
+                return _builder.Build(fact);
+            }
+        }
+
+        return issued is null
+            ? throw new JournalRejectedException(fact.PostingKey, "VOID_WITHOUT_ISSUE", $"no posted journal {issuedKey} to reverse")
+            : JournalBuilder.BuildVoid(fact, issued);
     }
 
     private Message<string, byte[]> QuarantineMessage(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance)

@@ -91,8 +91,11 @@ public static class SinkCommand
             using var producer = new ProducerBuilder<string, byte[]>(producerConfig).Build();
             var options = new ErpPostingSinkOptions { MaxBatchSize = batchSize, MaxBatchWait = TimeSpan.FromMilliseconds(batchWaitMs) };
             options = group is null ? options : options with { GroupId = group };
-            var sink = new ErpPostingSink(new ConsumerConfig(kafka.With(kafka.Consumer)) { BootstrapServers = kafka.BootstrapServers, ClientId = "streaming-sink" },
-                producer, registryClient, ledger, DefaultChartOfAccounts.Instance, options, loggerFactory.CreateLogger<ErpPostingSink>());
+            var consumerConfig = new ConsumerConfig(kafka.With(kafka.Consumer)) { BootstrapServers = kafka.BootstrapServers, ClientId = "streaming-sink" };
+            // GL accounts from md.gl-mappings.v1 as it is now; entities without mappings use the default chart.
+            var chart = GlMappingLoader.Load(consumerConfig, registryClient, DefaultChartOfAccounts.Instance, loggerFactory.CreateLogger("Streaming.Sinks.GlMappings"), ct);
+            output.WriteLine($"GL mappings: {chart.Count} from md.gl-mappings.v1 (entities without mappings use the default chart)");
+            var sink = new ErpPostingSink(consumerConfig, producer, registryClient, ledger, chart, options, loggerFactory.CreateLogger<ErpPostingSink>());
             output.WriteLine($"Sink running: group {options.GroupId}, batches of at most {batchSize} records / {batchWaitMs} ms. Ctrl-C stops it.");
             try
             {
