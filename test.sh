@@ -20,6 +20,9 @@ if ! dotnet build Streaming.sln -c Release -nologo -clp:ErrorsOnly; then
   exit 1
 fi
 
+echo "==> PostgreSQL server for the ledger tests (installed if missing)"
+tools/ensure-postgres.sh || echo "PostgreSQL server unavailable: the PostgreSQL ledger tests will fail, not skip"
+
 # The schema-evolution gate: every schema in schemas/ against its released versions (docs/schema-evolution.md).
 echo "==> schema-evolution gate"
 gate_failed=0

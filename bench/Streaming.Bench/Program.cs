@@ -2,6 +2,7 @@ using Streaming.Bench.Micro;
 using Streaming.Bench.Raw;
 using Streaming.Bench.Registry;
 using Streaming.Bench.Usage;
+using Streaming.Bench.Sink;
 
 // Streaming.Bench: load harness (one subcommand per scenario) and BenchmarkDotNet micro-benchmarks. See BENCHMARKS.md.
 const string usage = $"""
@@ -12,6 +13,8 @@ const string usage = $"""
     {RegistryBenchOptions.Usage}
 
     {UsageOptions.Usage}
+
+    {SinkBenchOptions.Usage}
 
     micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
     """;
@@ -33,6 +36,7 @@ try
         "usage" => await UsageCommand.RunAsync(UsageOptions.Parse(args[1..]), cancel.Token),
         "micro" => MicroCommand.Run(args[1..]),
         "registry" => await RegistryBenchmark.RunAsync(RegistryBenchOptions.Parse(args[1..]), cancel.Token),
+        "sink" => await SinkBenchmark.RunAsync(SinkBenchOptions.Parse(args[1..]), cancel.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

@@ -56,7 +56,7 @@ public sealed class JournalBuilder(IChartOfAccounts chart)
 
         lines.RemoveAll(l => l.Debit == 0m && l.Credit == 0m);
         var journal = new Journal(fact.PostingKey, fact.CorrelationId, fact.Kind, fact.LegalEntityId, fact.CustomerId, fact.Currency,
-            fact.EffectiveDate.Date, fact.DocumentNumber, lines, fact.Source);
+            EffectiveDay(fact.EffectiveDate), fact.DocumentNumber, lines, fact.Source);
         if (!journal.IsBalanced)
         {
             throw new JournalRejectedException(fact.PostingKey, "UNBALANCED_JOURNAL",
@@ -65,6 +65,47 @@ public sealed class JournalBuilder(IChartOfAccounts chart)
 
         return journal;
     }
+
+    /// <summary>
+    /// An invoice void as the exact mirror of the posted issue journal (DOMAIN: "mirror of the issued journal"): every debit of
+    /// <paramref name="issued"/> becomes a credit and vice versa, whatever lines the void event carries. The void must be for the
+    /// same entity, currency and total, else it is rejected (quarantined), never posted as a partial reversal.
+    /// </summary>
+    public static Journal BuildVoid(FinanceFact voidFact, Journal issued)
+    {
+        ArgumentNullException.ThrowIfNull(voidFact);
+        ArgumentNullException.ThrowIfNull(issued);
+        Validate(voidFact);
+        if (voidFact.Kind != FinanceEventKind.InvoiceVoided || issued.EventKind != FinanceEventKind.InvoiceIssued)
+        {
+            throw new JournalRejectedException(voidFact.PostingKey, "INVALID_FACT", $"a void mirrors an InvoiceIssued journal; got {voidFact.Kind} against {issued.EventKind} {issued.PostingKey}");
+        }
+
+        if (voidFact.LegalEntityId != issued.LegalEntityId || voidFact.Currency != issued.Currency || voidFact.TotalAmount != issued.TotalDebits)
+        {
+            throw new JournalRejectedException(voidFact.PostingKey, "VOID_MISMATCH",
+                $"void ({voidFact.LegalEntityId}, {voidFact.TotalAmount} {voidFact.Currency}) does not match the posted issue {issued.PostingKey} "
+                + $"({issued.LegalEntityId}, {issued.TotalDebits} {issued.Currency})");
+        }
+
+        var lines = issued.Lines.Select(l => l with { Debit = l.Credit, Credit = l.Debit, Memo = "void: " + l.Memo }).ToList();
+        return new Journal(voidFact.PostingKey, voidFact.CorrelationId, FinanceEventKind.InvoiceVoided, voidFact.LegalEntityId, voidFact.CustomerId, voidFact.Currency,
+            EffectiveDay(voidFact.EffectiveDate), voidFact.DocumentNumber, lines, voidFact.Source);
+    }
+
+    /// <summary>Posting key of the issue a void reverses: <c>invoice:{id}:voided</c> → <c>invoice:{id}:issued</c>; null for other keys.</summary>
+    public static string? IssuedKeyOf(string voidPostingKey)
+        => voidPostingKey is not null && voidPostingKey.EndsWith(":voided", StringComparison.Ordinal) ? voidPostingKey[..^":voided".Length] + ":issued" : null;
+
+    /// <summary>
+    /// The accounting day of an effective timestamp: its UTC calendar date. DOMAIN.md and the legal-entity record carry no
+    /// entity time zone, so UTC is the one rule; a local or unspecified timestamp is converted/treated as UTC first.
+    /// </summary>
+    public static DateTime EffectiveDay(DateTime effective) => effective.Kind switch
+    {
+        DateTimeKind.Local => effective.ToUniversalTime().Date,
+        _ => DateTime.SpecifyKind(effective.Date, DateTimeKind.Utc),
+    };
 
     private static void Validate(FinanceFact fact)
     {

@@ -40,4 +40,12 @@ public interface ILedger : IAsyncDisposable
 
     /// <summary>Number of posted journals.</summary>
     Task<long> CountJournalsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The posted journal with this posting key (lines in posting order), or null when none is posted. The sink uses it to build an
+    /// invoice void as the exact mirror of the posted issue. A ledger that cannot read journals back keeps this default, which
+    /// throws <see cref="NotSupportedException"/>: the sink then builds the void from the void event's own lines.
+    /// </summary>
+    Task<Journal?> FindJournalAsync(string postingKey, CancellationToken cancellationToken)
+        => throw new NotSupportedException($"Ledger {Location} cannot read posted journals back.");
 }

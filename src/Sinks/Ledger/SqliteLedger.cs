@@ -10,6 +10,9 @@ namespace Streaming.Sinks.Ledger;
 /// </summary>
 public sealed class SqliteLedger : ILedger
 {
+    /// <summary>Schema version this build migrates to (the number of migrations).</summary>
+    public static int SchemaVersion => Migrations.Length;
+
     /// <summary>Versioned migrations; the index + 1 is the schema version. Never edit a shipped entry: append.</summary>
     internal static readonly string[] Migrations =
     [
@@ -51,6 +54,13 @@ public sealed class SqliteLedger : ILedger
         CREATE INDEX ix_journal_entries_entity ON journal_entries(legal_entity_id, currency, effective_date);
         CREATE INDEX ix_journal_entries_correlation ON journal_entries(correlation_id);
         """,
+        // v2: document numbers from a counter row instead of COUNT(*) (which repeats a number once any row is gone),
+        // seeded past the highest number already issued.
+        """
+        CREATE TABLE document_counter (name TEXT PRIMARY KEY, last INTEGER NOT NULL);
+        INSERT INTO document_counter(name, last)
+            SELECT 'JE', COALESCE(MAX(CAST(substr(erp_document_id, 4) AS INTEGER)), 0) FROM postings;
+        """,
     ];
 
     private readonly SqliteConnection _connection;
@@ -91,7 +101,9 @@ public sealed class SqliteLedger : ILedger
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            // IMMEDIATE: take the write lock up front, so a second process migrating at the same time waits (busy_timeout) instead of
+            // failing half-way on a lock upgrade.
+            await using var tx = _connection.BeginTransaction(deferred: false);
             await using (var create = _connection.CreateCommand())
             {
                 create.Transaction = tx;
@@ -138,7 +150,9 @@ public sealed class SqliteLedger : ILedger
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            // IMMEDIATE (never deferred): the write lock is taken before the existence checks, so another writer on the same file
+            // (a second sink instance) cannot slip a posting in between the check and the insert; it waits on busy_timeout.
+            await using var tx = _connection.BeginTransaction(deferred: false);
             await using var find = Command(tx, "SELECT erp_document_id, content_hash, posted_at FROM postings WHERE posting_key = $k;", "$k");
             await using var posting = Command(tx,
                 "INSERT INTO postings(posting_key, status, erp_document_id, content_hash, correlation_id, posted_at) VALUES ($k, 'POSTED', $doc, $hash, $corr, $at);",
@@ -153,8 +167,9 @@ public sealed class SqliteLedger : ILedger
             await using var line = Command(tx,
                 "INSERT INTO journal_lines(posting_key, line_no, account, debit, credit, memo) VALUES ($k, $n, $acct, $dr, $cr, $memo);",
                 "$k", "$n", "$acct", "$dr", "$cr", "$memo");
-            await using var nextDoc = Command(tx, "SELECT COUNT(*) FROM postings;");
+            await using var nextDoc = Command(tx, "SELECT last FROM document_counter WHERE name = 'JE';");
             var docSeq = (long)(await nextDoc.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            var firstDoc = docSeq;
 
             foreach (var journal in journals)
             {
@@ -188,6 +203,13 @@ public sealed class SqliteLedger : ILedger
                 }
 
                 outcomes.Add(new PostingOutcome(journal.PostingKey, PostingStatus.Posted, doc, hash, now));
+            }
+
+            if (docSeq != firstDoc)
+            {
+                await using var counter = Command(tx, "UPDATE document_counter SET last = $last WHERE name = 'JE';", "$last");
+                Set(counter, docSeq);
+                await counter.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -237,6 +259,59 @@ public sealed class SqliteLedger : ILedger
             await using var cmd = _connection.CreateCommand();
             cmd.CommandText = "SELECT COUNT(*) FROM journal_entries;";
             return (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<Journal?> FindJournalAsync(string postingKey, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(postingKey);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var entry = _connection.CreateCommand();
+            entry.CommandText = """
+                SELECT correlation_id, event_type, legal_entity_id, customer_id, currency, effective_date, document_number,
+                       source_system, source_object, source_event_id, source_topic, source_partition, source_offset
+                FROM journal_entries WHERE posting_key = $k;
+                """;
+            entry.Parameters.AddWithValue("$k", postingKey);
+            object?[] e;
+            await using (var reader = await entry.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                e = new object?[reader.FieldCount];
+                for (var i = 0; i < e.Length; i++)
+                {
+                    e[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+                }
+            }
+
+            await using var lines = _connection.CreateCommand();
+            lines.CommandText = "SELECT account, debit, credit, memo FROM journal_lines WHERE posting_key = $k ORDER BY line_no;";
+            lines.Parameters.AddWithValue("$k", postingKey);
+            var list = new List<JournalLine>();
+            await using (var reader = await lines.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    list.Add(new JournalLine(reader.GetString(0), Parse(reader.GetString(1)), Parse(reader.GetString(2)), reader.GetString(3)));
+                }
+            }
+
+            var source = ((string)e[8]!).Split(':', 2);
+            return new Journal(postingKey, (string)e[0]!, Enum.Parse<FinanceEventKind>((string)e[1]!), (string)e[2]!, (string)e[3]!, (string)e[4]!,
+                DateTime.SpecifyKind(DateTime.ParseExact((string)e[5]!, "yyyy-MM-dd", CultureInfo.InvariantCulture), DateTimeKind.Utc), (string?)e[6], list,
+                new SourceCoordinates((string)e[7]!, source[0], source.Length > 1 ? source[1] : "", (string)e[9]!, (string?)e[10],
+                    e[11] is null ? null : Convert.ToInt32(e[11], CultureInfo.InvariantCulture), e[12] is null ? null : Convert.ToInt64(e[12], CultureInfo.InvariantCulture)));
         }
         finally
         {

@@ -26,6 +26,12 @@ public sealed record ErpPostingSinkOptions
 
     /// <summary>Longest a partial batch waits before it is written.</summary>
     public TimeSpan MaxBatchWait { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>First wait after a transient ledger error; doubles per failed attempt (with ±20 % jitter).</summary>
+    public TimeSpan InitialRetryBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest wait between two attempts of the same batch.</summary>
+    public TimeSpan MaxRetryBackoff { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -40,6 +46,7 @@ public sealed class ErpPostingSink
     private static readonly Counter Duplicates = Metrics.CreateCounter("streaming_sink_journals_duplicate_total", "Redelivered facts whose journal was already posted.");
     private static readonly Counter Quarantined = Metrics.CreateCounter("streaming_sink_quarantined_total", "Facts sent to quarantine.", "reason");
     private static readonly Counter DeadLettered = Metrics.CreateCounter("streaming_sink_dead_lettered_total", "Undeserializable records sent to the DLQ.");
+    private static readonly Counter Retries = Metrics.CreateCounter("streaming_sink_transient_retries_total", "Partition slices parked for retry after a transient ledger failure (per partition and attempt).");
 
     private readonly ConsumerConfig _consumerConfig;
     private readonly IProducer<string, byte[]> _producer;
@@ -93,9 +100,27 @@ public sealed class ErpPostingSink
     /// <summary>Records this instance sent to the DLQ (undeserializable, tombstones).</summary>
     public long DeadLetteredCount => Interlocked.Read(ref _deadLettered);
 
-    /// <summary>Runs until cancelled; a fatal Kafka error or a ledger failure escapes so the host stops and is restarted.</summary>
+    /// <summary>Partitions currently paused because their records wait for a transient ledger error to clear.</summary>
+    public int PausedPartitionCount => Volatile.Read(ref _pausedCount);
+
+    /// <summary>Times a partition's records were parked after a transient ledger failure (one per partition and attempt).</summary>
+    public long RetryCount => Interlocked.Read(ref _retries);
+
+    private int _pausedCount;
+    private long _retries;
+
+    /// <summary>
+    /// Runs until cancelled. A transient ledger error (see <see cref="LedgerErrors"/>) parks the failed records, pauses only
+    /// their partitions and retries them with exponential backoff while the other partitions keep flowing; nothing is committed
+    /// past a record that is not posted or quarantined. A journal the ledger rejects for good goes to quarantine. Any other
+    /// error escapes (nothing committed for the batch) so the host stops and is restarted.
+    /// </summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        var batch = new List<ConsumeResult<string, byte[]>>(_options.MaxBatchSize);
+        var parked = new Dictionary<TopicPartition, Parked>();
+        var assigned = new HashSet<TopicPartition>();
+        var resumeWhenAssigned = new HashSet<TopicPartition>();
         using var consumer = new ConsumerBuilder<string, byte[]>(_consumerConfig)
             .SetErrorHandler((_, e) =>
             {
@@ -108,17 +133,48 @@ public sealed class ErpPostingSink
                     _logger.LogWarning("Consumer error {Code}: {Reason}", e.Code, e.Reason);
                 }
             })
+            .SetPartitionsAssignedHandler((_, partitions) =>
+            {
+                assigned.UnionWith(partitions);
+            })
+            .SetPartitionsRevokedHandler((_, partitions) => Revoke(partitions.Select(p => p.TopicPartition)))
+            .SetPartitionsLostHandler((_, partitions) => Revoke(partitions.Select(p => p.TopicPartition)))
             .Build();
+
+        // Called inside Consume (this thread). Records of a revoked partition are dropped unposted and never committed here:
+        // the partition's next owner reads them again from the last committed offset.
+        void Revoke(IEnumerable<TopicPartition> partitions)
+        {
+            var revoked = partitions.ToHashSet();
+            assigned.ExceptWith(revoked);
+            batch.RemoveAll(r => revoked.Contains(r.TopicPartition));
+            foreach (var tp in revoked)
+            {
+                if (parked.Remove(tp))
+                {
+                    resumeWhenAssigned.Add(tp);
+                }
+            }
+
+            Volatile.Write(ref _pausedCount, parked.Count);
+            _logger.LogInformation("Partitions revoked: {Partitions}", string.Join(", ", revoked));
+        }
+
         consumer.Subscribe(Topics.FinanceEvents);
         _logger.LogInformation("ERP posting sink consuming {Topic} as group {Group}; ledger at {Ledger}", Topics.FinanceEvents, _options.GroupId, _ledger.Location);
         await Task.Yield();
         try
         {
-            var batch = new List<ConsumeResult<string, byte[]>>(_options.MaxBatchSize);
             while (!stoppingToken.IsCancellationRequested)
             {
                 batch.Clear();
                 var deadline = DateTime.UtcNow + _options.MaxBatchWait;
+                if (parked.Count > 0)
+                {
+                    var due = parked.Values.Min(p => p.NextAttempt);
+                    deadline = due < deadline ? due : deadline;
+                }
+
                 while (batch.Count < _options.MaxBatchSize)
                 {
                     var remaining = deadline - DateTime.UtcNow;
@@ -151,14 +207,37 @@ public sealed class ErpPostingSink
                     batch.Add(result);
                 }
 
-                if (batch.Count > 0)
+                ResumeReassigned(consumer, resumeWhenAssigned, assigned);
+
+                // Defensive: a record of a parked partition must never overtake the parked ones (it would be committed past them).
+                foreach (var late in batch.Where(r => parked.ContainsKey(r.TopicPartition)).ToList())
                 {
-                    await ProcessBatchAsync(batch, stoppingToken).ConfigureAwait(false);
-                    // Only now, with the ledger committed and results delivered, may the offsets move.
-                    consumer.Commit(batch.GroupBy(r => r.TopicPartition)
-                        .Select(g => new TopicPartitionOffset(g.Key, g.Max(r => r.Offset.Value) + 1)));
+                    parked[late.TopicPartition].Records.Add(late);
+                    batch.Remove(late);
                 }
+
+                // Parked records whose backoff is over go first: their partitions are paused, so nothing newer from them is in the batch.
+                var now = DateTime.UtcNow;
+                var retrying = parked.Where(p => p.Value.NextAttempt <= now).Select(p => p.Value).ToList();
+                foreach (var p in retrying)
+                {
+                    parked.Remove(p.Partition);
+                }
+
+                var work = retrying.SelectMany(p => p.Records).Concat(batch).ToList();
+                if (work.Count == 0)
+                {
+                    continue;
+                }
+
+                var attempts = retrying.ToDictionary(p => p.Partition, p => p.Attempt);
+                await PostAndCommitAsync(consumer, work, attempts, parked, assigned, stoppingToken).ConfigureAwait(false);
+                Volatile.Write(ref _pausedCount, parked.Count);
             }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping is the normal end: a batch cut short was not committed and is read again by the next run.
         }
         finally
         {
@@ -173,6 +252,111 @@ public sealed class ErpPostingSink
                 // the group notices this member's departure by its session timeout (e.g. stopped mid-join).
                 _logger.LogWarning("Posting sink consumer did not leave the group cleanly: {Reason}", ex.Error.Reason);
             }
+        }
+    }
+
+    private sealed record Parked(TopicPartition Partition, List<ConsumeResult<string, byte[]>> Records, int Attempt, DateTime NextAttempt);
+
+    private static void ResumeReassigned(IConsumer<string, byte[]> consumer, HashSet<TopicPartition> resumeWhenAssigned, HashSet<TopicPartition> assigned)
+    {
+        // A partition paused when it was revoked may come back to this member: it must not stay paused.
+        var back = resumeWhenAssigned.Where(assigned.Contains).ToList();
+        if (back.Count > 0)
+        {
+            consumer.Resume(back);
+            resumeWhenAssigned.ExceptWith(back);
+        }
+    }
+
+    private async Task PostAndCommitAsync(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> work, Dictionary<TopicPartition, int> attempts,
+        Dictionary<TopicPartition, Parked> parked, HashSet<TopicPartition> assigned, CancellationToken ct)
+    {
+        try
+        {
+            await ProcessBatchAsync(work, ct).ConfigureAwait(false);
+            Commit(consumer, work, assigned, attempts.Keys);
+            return;
+        }
+        catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
+        {
+            _logger.LogWarning("Transient ledger error on a batch of {Count} records: {Type}: {Message}", work.Count, ex.GetType().Name, ex.Message);
+            if (work.Select(r => r.TopicPartition).Distinct().Count() == 1)
+            {
+                Park(consumer, work, attempts, parked, ex);
+                return;
+            }
+        }
+
+        // The batch spans partitions: find which ones are affected, so only those pause and the rest moves on.
+        foreach (var group in work.GroupBy(r => r.TopicPartition).ToList())
+        {
+            var records = group.ToList();
+            try
+            {
+                await ProcessBatchAsync(records, ct).ConfigureAwait(false);
+                Commit(consumer, records, assigned, attempts.Keys);
+            }
+            catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
+            {
+                Park(consumer, records, attempts, parked, ex);
+            }
+        }
+    }
+
+    private void Park(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> records, Dictionary<TopicPartition, int> attempts,
+        Dictionary<TopicPartition, Parked> parked, Exception error)
+    {
+        foreach (var group in records.GroupBy(r => r.TopicPartition))
+        {
+            var attempt = attempts.GetValueOrDefault(group.Key) + 1;
+            var backoff = Backoff(attempt, (error as LedgerTransientException)?.RetryAfter
+                ?? (error.InnerException as LedgerTransientException)?.RetryAfter);
+            parked[group.Key] = new Parked(group.Key, group.ToList(), attempt, DateTime.UtcNow + backoff);
+            Interlocked.Increment(ref _retries);
+            Retries.Inc();
+            if (attempt == 1)
+            {
+                consumer.Pause([group.Key]);
+            }
+
+            _logger.LogWarning("Partition {Partition} paused at offset {Offset} (attempt {Attempt}, next in {Backoff} ms): {Reason}",
+                group.Key, group.First().Offset, attempt, (long)backoff.TotalMilliseconds, error.Message);
+        }
+    }
+
+    private TimeSpan Backoff(int attempt, TimeSpan? retryAfter)
+    {
+        var exponential = _options.InitialRetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 20));
+        var capped = Math.Min(exponential, _options.MaxRetryBackoff.TotalMilliseconds) * (0.8 + (Random.Shared.NextDouble() * 0.4));
+        var wait = TimeSpan.FromMilliseconds(capped);
+        return retryAfter is { } ra && ra > wait ? ra : wait;
+    }
+
+    private void Commit(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> records, HashSet<TopicPartition> assigned,
+        IEnumerable<TopicPartition> wereParked)
+    {
+        // Only partitions this member still owns: a revoked partition's records are the next owner's to commit.
+        var offsets = records.Where(r => assigned.Contains(r.TopicPartition)).GroupBy(r => r.TopicPartition)
+            .Select(g => new TopicPartitionOffset(g.Key, g.Max(r => r.Offset.Value) + 1)).ToList();
+        if (offsets.Count > 0)
+        {
+            try
+            {
+                // Only now, with the ledger committed and results delivered, may the offsets move.
+                consumer.Commit(offsets);
+            }
+            catch (KafkaException ex) when (!ex.Error.IsFatal)
+            {
+                // Everything in the batch is posted: a lost commit only means those records are read again and found duplicate.
+                _logger.LogWarning("Offset commit failed ({Reason}); the records will be re-read and found already posted", ex.Error.Reason);
+            }
+        }
+
+        var resume = records.Select(r => r.TopicPartition).Distinct().Where(tp => assigned.Contains(tp) && wereParked.Contains(tp)).ToList();
+        if (resume.Count > 0)
+        {
+            consumer.Resume(resume);
+            _logger.LogInformation("Partitions resumed after retry: {Partitions}", string.Join(", ", resume));
         }
     }
 
@@ -207,7 +391,11 @@ public sealed class ErpPostingSink
             try
             {
                 var fact = FinanceFactMapper.ToFact(fe);
-                journals.Add((_builder.Build(fact with { Source = fact.Source with { Topic = record.Topic, Partition = record.Partition.Value, Offset = record.Offset.Value } }), fe));
+                fact = fact with { Source = fact.Source with { Topic = record.Topic, Partition = record.Partition.Value, Offset = record.Offset.Value } };
+                var journal = fact.Kind == FinanceEventKind.InvoiceVoided && JournalBuilder.IssuedKeyOf(fact.PostingKey) is { } issuedKey
+                    ? await VoidAsync(fact, issuedKey, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == issuedKey), ct).ConfigureAwait(false)
+                    : _builder.Build(fact);
+                journals.Add((journal, fe));
             }
             catch (JournalRejectedException ex)
             {
@@ -221,8 +409,8 @@ public sealed class ErpPostingSink
             }
         }
 
-        ConsumeResult<string, byte[]> SourceRecord(Journal journal)
-            => batch.First(r => r.Offset.Value == journal.Source.Offset && r.Partition.Value == journal.Source.Partition && r.Topic == journal.Source.Topic);
+        var byCoordinates = batch.GroupBy(r => (r.Topic, r.Partition.Value, r.Offset.Value)).ToDictionary(g => g.Key, g => g.First());
+        ConsumeResult<string, byte[]> SourceRecord(Journal journal) => byCoordinates[(journal.Source.Topic!, journal.Source.Partition!.Value, journal.Source.Offset!.Value)];
 
         void AddDeadLetter(ConsumeResult<string, byte[]> record, Exception ex)
         {
@@ -240,7 +428,33 @@ public sealed class ErpPostingSink
             Interlocked.Increment(ref _quarantined);
         }
 
-        var outcomes = journals.Count == 0 ? [] : await _ledger.PostBatchAsync(journals.Select(j => j.Journal).ToList(), ct).ConfigureAwait(false);
+        IReadOnlyList<PostingOutcome> outcomes = [];
+        while (journals.Count > 0)
+        {
+            try
+            {
+                outcomes = await _ledger.PostBatchAsync(journals.Select(j => j.Journal).ToList(), ct).ConfigureAwait(false);
+                break;
+            }
+            catch (LedgerRejectedException ex)
+            {
+                // A permanent refusal of one journal (the ledger wrote none of the batch): quarantine it, post the others.
+                var index = journals.FindIndex(j => j.Journal.PostingKey == ex.PostingKey);
+                if (index < 0)
+                {
+                    throw new InvalidOperationException($"Ledger {_ledger.Location} rejected posting key {ex.PostingKey}, which is not in the batch.", ex);
+                }
+
+                var (rejected, rejectedEvent) = journals[index];
+                journals.RemoveAt(index);
+                AddQuarantine(SourceRecord(rejected), rejectedEvent, ex.ReasonCode, ex.Message, 0m);
+            }
+        }
+
+        if (outcomes.Count != journals.Count)
+        {
+            throw new InvalidOperationException($"Ledger {_ledger.Location} returned {outcomes.Count} outcomes for {journals.Count} journals.");
+        }
         for (var i = 0; i < outcomes.Count; i++)
         {
             var (journal, fe) = journals[i];
@@ -289,6 +503,30 @@ public sealed class ErpPostingSink
 
         var deliveries = outgoing.Select((m, i) => _producer.ProduceAsync(outgoingTopics[i], m, ct)).ToList();
         await Task.WhenAll(deliveries).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A void mirrors the posted issue journal (found earlier in this batch or in the ledger). No posted issue means nothing to
+    /// reverse: a permanent error (quarantine). A ledger that cannot read journals back gets the void built from its own lines.
+    /// </summary>
+    private async Task<Journal> VoidAsync(FinanceFact fact, string issuedKey, Journal? inBatch, CancellationToken ct)
+    {
+        Journal? issued = inBatch;
+        if (issued is null)
+        {
+            try
+            {
+                issued = await _ledger.FindJournalAsync(issuedKey, ct).ConfigureAwait(false);
+            }
+            catch (NotSupportedException)
+            {
+                return _builder.Build(fact);
+            }
+        }
+
+        return issued is null
+            ? throw new JournalRejectedException(fact.PostingKey, "VOID_WITHOUT_ISSUE", $"no posted journal {issuedKey} to reverse")
+            : JournalBuilder.BuildVoid(fact, issued);
     }
 
     private Message<string, byte[]> QuarantineMessage(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance)

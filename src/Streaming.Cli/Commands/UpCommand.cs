@@ -112,7 +112,7 @@ public static class UpCommand
         {
             await using var stack = await StackRuntime.StartAsync(kafka, registry, embedded, schemasDir, TopicManifest.LoadEmbedded(), loggerFactory, output, ct);
             var runner = new PipelineRunner(stack, loggerFactory, output);
-            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct);
+            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger);
             if (summary is not null)
             {
                 PipelineRunner.Print(summary, output);

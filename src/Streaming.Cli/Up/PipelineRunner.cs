@@ -12,6 +12,7 @@ using Streaming.Platform.Topics;
 using Streaming.Producers;
 using Streaming.Producers.Demo;
 using Streaming.Sinks.Journals;
+using Streaming.Platform.Configuration;
 using Streaming.Sinks.Ledger;
 using Streaming.Sinks.Posting;
 
@@ -34,10 +35,12 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
     /// <summary>Starts everything; with <paramref name="demo"/> produces the demo month, waits for it to be processed and returns; otherwise runs until cancelled.</summary>
     /// <exception cref="InvalidOperationException">The topology stopped on its own (ERROR) or the sink failed: the pipeline is not healthy.</exception>
-    public async Task<PipelineSummary?> RunAsync(string ledgerPath, bool demo, string stateDir, TimeSpan timeout, CancellationToken ct)
+    public async Task<PipelineSummary?> RunAsync(string ledgerPath, bool demo, string stateDir, TimeSpan timeout, CancellationToken ct,
+        LedgerOptions? ledgerOptions = null)
     {
-        await using var ledger = await SqliteLedger.OpenAsync(ledgerPath, ct).ConfigureAwait(false);
-        output.WriteLine($"Ledger: SQLite at {ledger.Location}");
+        // The configured ledger (Ledger:Provider / LEDGER_CONNECTION_STRING); SQLite at ledgerPath unless PostgreSQL is configured.
+        await using var ledger = await LedgerFactory.OpenAsync(ledgerOptions ?? new LedgerOptions(), ct, ledgerPath).ConfigureAwait(false);
+        output.WriteLine(ledger is SqliteLedger ? $"Ledger: SQLite at {ledger.Location}" : $"Ledger: {ledger.Location}");
         using var producer = new ProducerBuilder<string, byte[]>(stack.ProducerConfig("streaming-cli")).Build();
         var records = new AvroRecordProducer(producer, stack.Registry);
 

@@ -8,7 +8,7 @@ namespace Streaming.Platform.Configuration;
 public static class ConfigurationExtensions
 {
     /// <summary>
-    /// Maps the conventional environment variables (<c>KAFKA_BOOTSTRAP_SERVERS</c>, <c>SCHEMA_REGISTRY_URL</c>) onto
+    /// Maps the conventional environment variables (<c>KAFKA_BOOTSTRAP_SERVERS</c>, <c>SCHEMA_REGISTRY_URL</c>, <c>LEDGER_CONNECTION_STRING</c>) onto
     /// their configuration keys. Add after other sources so the environment wins, as operators expect.
     /// </summary>
     public static IConfigurationBuilder AddStreamingEnvironment(this IConfigurationBuilder builder, Func<string, string?>? getEnv = null)
@@ -24,6 +24,11 @@ public static class ConfigurationExtensions
         if (getEnv("SCHEMA_REGISTRY_URL") is { Length: > 0 } registry)
         {
             map["SchemaRegistry:Url"] = registry;
+        }
+
+        if (getEnv("LEDGER_CONNECTION_STRING") is { Length: > 0 } ledger)
+        {
+            map["Ledger:ConnectionString"] = ledger;
         }
 
         return builder.AddInMemoryCollection(map);

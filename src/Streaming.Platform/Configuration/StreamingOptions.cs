@@ -72,17 +72,35 @@ public sealed class EmbeddedStackOptions
 }
 
 /// <summary>The ERP ledger the sink writes to (section <c>Ledger</c>).</summary>
-public sealed class LedgerOptions
+public sealed class LedgerOptions : IValidatableObject
 {
     /// <summary>Configuration section name.</summary>
     public const string Section = "Ledger";
 
-    /// <summary>Ledger provider: <c>Sqlite</c> (embedded default).</summary>
-    [Required]
-    [RegularExpression("^(Sqlite)$", ErrorMessage = "Ledger:Provider must be 'Sqlite' (PostgreSQL and the ERP REST adapter arrive with the sink issue).")]
-    public string Provider { get; set; } = "Sqlite";
+    /// <summary>Ledger provider: <c>Sqlite</c> or <c>Postgres</c>; empty means Postgres when <see cref="ConnectionString"/> is set, else Sqlite.</summary>
+    [RegularExpression("^(Sqlite|Postgres)$", ErrorMessage = "Ledger:Provider must be 'Sqlite' or 'Postgres'.")]
+    public string? Provider { get; set; }
 
     /// <summary>SQLite database file; relative paths resolve against the working directory.</summary>
     [Required]
     public string SqlitePath { get; set; } = "state/ledger.db";
+
+    /// <summary>PostgreSQL connection string (Npgsql syntax). Env: <c>LEDGER_CONNECTION_STRING</c>.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>How the PostgreSQL ledger writes a batch: <c>BatchedUpsert</c> (default, measured faster) or <c>CopyMerge</c>.</summary>
+    [RegularExpression("^(BatchedUpsert|CopyMerge)$", ErrorMessage = "Ledger:PostgresWriteMode must be 'BatchedUpsert' or 'CopyMerge'.")]
+    public string PostgresWriteMode { get; set; } = "BatchedUpsert";
+
+    /// <summary>The provider in effect.</summary>
+    public string EffectiveProvider => !string.IsNullOrWhiteSpace(Provider) ? Provider : string.IsNullOrWhiteSpace(ConnectionString) ? "Sqlite" : "Postgres";
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (EffectiveProvider == "Postgres" && string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            yield return new ValidationResult("Ledger:ConnectionString (or LEDGER_CONNECTION_STRING) must be set when Ledger:Provider is 'Postgres'.", [nameof(ConnectionString)]);
+        }
+    }
 }

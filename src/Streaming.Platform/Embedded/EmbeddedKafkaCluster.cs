@@ -185,6 +185,15 @@ public sealed class EmbeddedKafkaCluster : IMockTopicCreator, IDisposable, IAsyn
         }
     }
 
+    /// <summary>Sets the coordinator's <c>group.initial.rebalance.delay.ms</c> (how long the first join of an empty group waits for more members; mock default 3 s).</summary>
+    public void SetGroupInitialRebalanceDelay(TimeSpan delay)
+    {
+        lock (_gate)
+        {
+            LibrdkafkaNative.MockGroupInitialRebalanceDelayMs(Handle(), checked((int)delay.TotalMilliseconds));
+        }
+    }
+
     /// <summary>Moves a partition's leadership to a broker.</summary>
     public void SetPartitionLeader(string topic, int partition, int brokerId)
         => Locked(() => Check(LibrdkafkaNative.MockPartitionSetLeader(Handle(), topic, partition, ValidBroker(brokerId)), $"move leader of {topic}[{partition}]"));

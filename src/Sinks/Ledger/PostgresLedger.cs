@@ -1,0 +1,538 @@
+using Npgsql;
+using NpgsqlTypes;
+using Streaming.Sinks.Journals;
+
+namespace Streaming.Sinks.Ledger;
+
+/// <summary>How <see cref="PostgresLedger"/> sends a batch.</summary>
+public enum PostgresWriteMode
+{
+    /// <summary>The batch's rows travel as arrays in one statement (<c>unnest</c>), inserted with <c>ON CONFLICT DO NOTHING</c>.</summary>
+    BatchedUpsert,
+    /// <summary>Binary <c>COPY</c> into session temp tables, then one merge statement into the ledger tables.</summary>
+    CopyMerge,
+}
+
+/// <summary>
+/// The SQL ledger on PostgreSQL. One transaction per batch; the posting key is the primary key of <c>postings</c>, so a
+/// redelivered fact (or a second sink instance racing on it) inserts nothing: <c>ON CONFLICT DO NOTHING</c> waits for the
+/// other writer's commit and then reports the existing posting. Amounts are <c>numeric</c> (exact); document numbers come
+/// from a sequence (gaps after a rolled-back batch are possible, duplicates are not).
+/// </summary>
+public sealed class PostgresLedger : ILedger
+{
+    /// <summary>Schema version this build migrates to (the number of migrations).</summary>
+    public static int SchemaVersion => Migrations.Length;
+
+    /// <summary>Versioned migrations; the index + 1 is the schema version. Never edit a shipped entry: append.</summary>
+    internal static readonly string[] Migrations =
+    [
+        """
+        CREATE SEQUENCE erp_document_seq;
+        CREATE TABLE postings (
+            posting_key     text PRIMARY KEY,
+            status          text NOT NULL,
+            erp_document_id text NOT NULL UNIQUE DEFAULT 'JE-' || lpad(nextval('erp_document_seq')::text, 10, '0'),
+            content_hash    text NOT NULL,
+            correlation_id  text NOT NULL,
+            posted_at       timestamptz NOT NULL
+        );
+        CREATE TABLE journal_entries (
+            posting_key      text PRIMARY KEY REFERENCES postings(posting_key),
+            erp_document_id  text NOT NULL,
+            event_type       text NOT NULL,
+            legal_entity_id  text NOT NULL,
+            customer_id      text NOT NULL,
+            currency         char(3) NOT NULL,
+            effective_date   date NOT NULL,
+            document_number  text,
+            correlation_id   text NOT NULL,
+            source_system    text NOT NULL,
+            source_object    text NOT NULL,
+            source_event_id  text NOT NULL,
+            source_topic     text,
+            source_partition integer,
+            source_offset    bigint
+        );
+        CREATE TABLE journal_lines (
+            posting_key text NOT NULL REFERENCES journal_entries(posting_key),
+            line_no     integer NOT NULL,
+            account     text NOT NULL,
+            debit       numeric NOT NULL CHECK (debit >= 0),
+            credit      numeric NOT NULL CHECK (credit >= 0),
+            memo        text NOT NULL,
+            PRIMARY KEY (posting_key, line_no)
+        );
+        CREATE INDEX ix_journal_entries_entity ON journal_entries(legal_entity_id, currency, effective_date);
+        CREATE INDEX ix_journal_entries_correlation ON journal_entries(correlation_id);
+        """,
+    ];
+
+    private const string StageDdl = """
+        CREATE TEMP TABLE IF NOT EXISTS stage_entries (
+            posting_key text, content_hash text, event_type text, legal_entity_id text, customer_id text, currency text,
+            effective_date date, document_number text, correlation_id text, source_system text, source_object text,
+            source_event_id text, source_topic text, source_partition integer, source_offset bigint
+        ) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE IF NOT EXISTS stage_lines (
+            posting_key text, line_no integer, account text, debit numeric, credit numeric, memo text
+        ) ON COMMIT DELETE ROWS;
+        """;
+
+    // Parent and children in one statement: only postings that were really inserted get entries and lines.
+    private const string MergeFromStage = """
+        WITH ins AS (
+            INSERT INTO postings(posting_key, status, content_hash, correlation_id, posted_at)
+            SELECT posting_key, 'POSTED', content_hash, correlation_id, now() FROM stage_entries
+            ON CONFLICT (posting_key) DO NOTHING
+            RETURNING posting_key, erp_document_id, posted_at
+        ), e AS (
+            INSERT INTO journal_entries(posting_key, erp_document_id, event_type, legal_entity_id, customer_id, currency, effective_date,
+                document_number, correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset)
+            SELECT s.posting_key, ins.erp_document_id, s.event_type, s.legal_entity_id, s.customer_id, s.currency, s.effective_date,
+                s.document_number, s.correlation_id, s.source_system, s.source_object, s.source_event_id, s.source_topic, s.source_partition, s.source_offset
+            FROM stage_entries s JOIN ins ON ins.posting_key = s.posting_key
+            RETURNING 1
+        ), l AS (
+            INSERT INTO journal_lines(posting_key, line_no, account, debit, credit, memo)
+            SELECT l.posting_key, l.line_no, l.account, l.debit, l.credit, l.memo
+            FROM stage_lines l JOIN ins ON ins.posting_key = l.posting_key
+            RETURNING 1
+        )
+        SELECT posting_key, erp_document_id, posted_at FROM ins;
+        """;
+
+    private const string MergeFromArrays = """
+        WITH src AS (
+            SELECT * FROM unnest(@k::text[], @hash::text[], @type::text[], @le::text[], @cust::text[], @cur::text[], @date::date[], @num::text[],
+                @corr::text[], @sys::text[], @obj::text[], @evt::text[], @topic::text[], @part::integer[], @off::bigint[])
+                AS t(posting_key, content_hash, event_type, legal_entity_id, customer_id, currency, effective_date, document_number,
+                     correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset)
+        ), ins AS (
+            INSERT INTO postings(posting_key, status, content_hash, correlation_id, posted_at)
+            SELECT posting_key, 'POSTED', content_hash, correlation_id, now() FROM src
+            ON CONFLICT (posting_key) DO NOTHING
+            RETURNING posting_key, erp_document_id, posted_at
+        ), e AS (
+            INSERT INTO journal_entries(posting_key, erp_document_id, event_type, legal_entity_id, customer_id, currency, effective_date,
+                document_number, correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset)
+            SELECT s.posting_key, ins.erp_document_id, s.event_type, s.legal_entity_id, s.customer_id, s.currency, s.effective_date,
+                s.document_number, s.correlation_id, s.source_system, s.source_object, s.source_event_id, s.source_topic, s.source_partition, s.source_offset
+            FROM src s JOIN ins ON ins.posting_key = s.posting_key
+            RETURNING 1
+        ), l AS (
+            INSERT INTO journal_lines(posting_key, line_no, account, debit, credit, memo)
+            SELECT l.posting_key, l.line_no, l.account, l.debit, l.credit, l.memo
+            FROM unnest(@lk::text[], @ln::integer[], @acct::text[], @dr::numeric[], @cr::numeric[], @memo::text[])
+                AS l(posting_key, line_no, account, debit, credit, memo)
+            JOIN ins ON ins.posting_key = l.posting_key
+            RETURNING 1
+        )
+        SELECT posting_key, erp_document_id, posted_at FROM ins;
+        """;
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    private PostgresLedger(NpgsqlDataSource dataSource, string location, PostgresWriteMode mode)
+    {
+        _dataSource = dataSource;
+        Location = location;
+        WriteMode = mode;
+    }
+
+    /// <inheritdoc />
+    public string Location { get; }
+
+    /// <summary>How batches are sent.</summary>
+    public PostgresWriteMode WriteMode { get; }
+
+    /// <summary>Connects, applies pending migrations and returns the ledger. The password never appears in <see cref="Location"/>.</summary>
+    public static async Task<PostgresLedger> OpenAsync(string connectionString, PostgresWriteMode mode, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var location = $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database} (user {builder.Username}, {mode})";
+        var ledger = new PostgresLedger(NpgsqlDataSource.Create(builder.ConnectionString), location, mode);
+        try
+        {
+            await ledger.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await ledger.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return ledger;
+    }
+
+    /// <inheritdoc />
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // One migrator at a time across processes; released at commit.
+        await Exec(connection, tx, "SELECT pg_advisory_xact_lock(7305501); CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL);", cancellationToken).ConfigureAwait(false);
+        int current;
+        await using (var version = new NpgsqlCommand("SELECT COALESCE(MAX(version), 0) FROM schema_migrations;", connection, tx))
+        {
+            current = Convert.ToInt32(await version.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (current > Migrations.Length)
+        {
+            throw new InvalidOperationException($"Ledger {Location} is at schema version {current}, newer than this build knows ({Migrations.Length}).");
+        }
+
+        for (var v = current + 1; v <= Migrations.Length; v++)
+        {
+            await Exec(connection, tx, Migrations[v - 1], cancellationToken).ConfigureAwait(false);
+            await using var mark = new NpgsqlCommand("INSERT INTO schema_migrations(version, applied_at) VALUES (@v, now());", connection, tx);
+            mark.Parameters.AddWithValue("v", v);
+            await mark.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<PostingOutcome>> PostBatchAsync(IReadOnlyList<Journal> journals, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(journals);
+        if (journals.Count == 0)
+        {
+            return [];
+        }
+
+        // The first occurrence of a posting key in the batch is the one written; later ones compare against it.
+        var hashes = journals.Select(j => j.ContentHash()).ToArray();
+        var firstIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        var unique = new List<int>(journals.Count);
+        for (var i = 0; i < journals.Count; i++)
+        {
+            if (firstIndex.TryAdd(journals[i].PostingKey, i))
+            {
+                unique.Add(i);
+            }
+        }
+
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var rows = new Dictionary<string, (string Doc, string Hash, DateTimeOffset At, bool New)>(StringComparer.Ordinal);
+        NpgsqlCommand merge;
+        if (WriteMode == PostgresWriteMode.CopyMerge)
+        {
+            await CopyToStageAsync(connection, tx, journals, hashes, unique, cancellationToken).ConfigureAwait(false);
+            merge = new NpgsqlCommand(MergeFromStage, connection, tx);
+        }
+        else
+        {
+            merge = ArrayMerge(connection, tx, journals, hashes, unique);
+        }
+
+        await using (merge)
+        await using (var inserted = await merge.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await inserted.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var key = inserted.GetString(0);
+                rows[key] = (inserted.GetString(1), hashes[firstIndex[key]], inserted.GetFieldValue<DateTimeOffset>(2), true);
+            }
+        }
+
+        // Keys already in the ledger (redelivery, replay, a racing instance whose commit ON CONFLICT waited for).
+        var old = unique.Select(i => journals[i].PostingKey).Where(k => !rows.ContainsKey(k)).ToArray();
+        if (old.Length > 0)
+        {
+            await using var read = new NpgsqlCommand("SELECT posting_key, erp_document_id, content_hash, posted_at FROM postings WHERE posting_key = ANY(@k);", connection, tx);
+            read.Parameters.Add(new NpgsqlParameter<string[]>("k", old));
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                rows[reader.GetString(0)] = (reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3), false);
+            }
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+
+        var outcomes = new PostingOutcome[journals.Count];
+        for (var i = 0; i < journals.Count; i++)
+        {
+            var key = journals[i].PostingKey;
+            if (!rows.TryGetValue(key, out var row))
+            {
+                throw new InvalidOperationException($"Ledger {Location}: posting {key} neither inserted nor found after the merge.");
+            }
+
+            var status = row.New && firstIndex[key] == i
+                ? PostingStatus.Posted
+                : row.Hash == hashes[i] ? PostingStatus.Duplicate : PostingStatus.Conflict;
+            outcomes[i] = new PostingOutcome(key, status, row.Doc, row.Hash, row.At);
+        }
+
+        return outcomes;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<TrialBalanceRow>> TrialBalanceAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand("""
+            SELECT e.legal_entity_id, e.currency, l.account, sum(l.debit), sum(l.credit)
+            FROM journal_lines l JOIN journal_entries e ON e.posting_key = l.posting_key
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+            """, connection);
+        var rows = new List<TrialBalanceRow>();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(new TrialBalanceRow(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetDecimal(3), reader.GetDecimal(4)));
+        }
+
+        return rows;
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountJournalsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM journal_entries;", connection);
+        return (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <inheritdoc />
+    public async Task<Journal?> FindJournalAsync(string postingKey, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(postingKey);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand("""
+            SELECT e.correlation_id, e.event_type, e.legal_entity_id, e.customer_id, e.currency, e.effective_date, e.document_number,
+                   e.source_system, e.source_object, e.source_event_id, e.source_topic, e.source_partition, e.source_offset,
+                   l.account, l.debit, l.credit, l.memo
+            FROM journal_entries e JOIN journal_lines l ON l.posting_key = e.posting_key
+            WHERE e.posting_key = @k ORDER BY l.line_no;
+            """, connection);
+        cmd.Parameters.Add(new NpgsqlParameter<string>("k", postingKey));
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        Journal? journal = null;
+        var lines = new List<JournalLine>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (journal is null)
+            {
+                var source = reader.GetString(8).Split(':', 2);
+                journal = new Journal(postingKey, reader.GetString(0), Enum.Parse<FinanceEventKind>(reader.GetString(1)), reader.GetString(2), reader.GetString(3),
+                    reader.GetString(4).Trim(), reader.GetFieldValue<DateOnly>(5).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc), reader.IsDBNull(6) ? null : reader.GetString(6), lines,
+                    new SourceCoordinates(reader.GetString(7), source[0], source.Length > 1 ? source[1] : "", reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10),
+                        reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt64(12)));
+            }
+
+            lines.Add(new JournalLine(reader.GetString(13), reader.GetDecimal(14), reader.GetDecimal(15), reader.GetString(16)));
+        }
+
+        return journal;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    private static async Task Exec(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, connection, tx);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    private static NpgsqlCommand ArrayMerge(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<Journal> journals, string[] hashes, List<int> unique)
+    {
+        var n = unique.Count;
+        var cols = new object?[15][];
+        for (var c = 0; c < cols.Length; c++)
+        {
+            cols[c] = new object?[n];
+        }
+
+        var lineCount = unique.Sum(i => journals[i].Lines.Count);
+        var lk = new string[lineCount];
+        var ln = new int[lineCount];
+        var acct = new string[lineCount];
+        var dr = new decimal[lineCount];
+        var cr = new decimal[lineCount];
+        var memo = new string[lineCount];
+        var li = 0;
+        for (var r = 0; r < n; r++)
+        {
+            var j = journals[unique[r]];
+            var row = EntryRow(j, hashes[unique[r]]);
+            for (var c = 0; c < row.Length; c++)
+            {
+                cols[c][r] = row[c];
+            }
+
+            for (var x = 0; x < j.Lines.Count; x++, li++)
+            {
+                lk[li] = j.PostingKey;
+                ln[li] = x + 1;
+                acct[li] = j.Lines[x].Account;
+                dr[li] = j.Lines[x].Debit;
+                cr[li] = j.Lines[x].Credit;
+                memo[li] = j.Lines[x].Memo;
+            }
+        }
+
+        var cmd = new NpgsqlCommand(MergeFromArrays, connection, tx);
+        string[] names = ["k", "hash", "type", "le", "cust", "cur", "date", "num", "corr", "sys", "obj", "evt", "topic", "part", "off"];
+        for (var c = 0; c < names.Length; c++)
+        {
+            cmd.Parameters.Add(c switch
+            {
+                6 => new NpgsqlParameter<DateOnly[]>(names[c], cols[c].Select(v => (DateOnly)v!).ToArray()),
+                13 => new NpgsqlParameter<int?[]>(names[c], cols[c].Select(v => (int?)v).ToArray()),
+                14 => new NpgsqlParameter<long?[]>(names[c], cols[c].Select(v => (long?)v).ToArray()),
+                _ => new NpgsqlParameter<string?[]>(names[c], cols[c].Select(v => (string?)v).ToArray()),
+            });
+        }
+
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>("lk", lk));
+        cmd.Parameters.Add(new NpgsqlParameter<int[]>("ln", ln));
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>("acct", acct));
+        cmd.Parameters.Add(new NpgsqlParameter<decimal[]>("dr", dr));
+        cmd.Parameters.Add(new NpgsqlParameter<decimal[]>("cr", cr));
+        cmd.Parameters.Add(new NpgsqlParameter<string[]>("memo", memo));
+        return cmd;
+    }
+
+    private static object?[] EntryRow(Journal j, string hash) =>
+    [
+        j.PostingKey, hash, j.EventKind.ToString(), j.LegalEntityId, j.CustomerId, j.Currency, DateOnly.FromDateTime(j.EffectiveDate), j.DocumentNumber,
+        j.CorrelationId, j.Source.System, $"{j.Source.ObjectType}:{j.Source.ObjectId}", j.Source.EventId, j.Source.Topic, j.Source.Partition, j.Source.Offset,
+    ];
+
+    private static async Task CopyToStageAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<Journal> journals, string[] hashes,
+        List<int> unique, CancellationToken ct)
+    {
+        await Exec(connection, tx, StageDdl, ct).ConfigureAwait(false);
+        await using (var entries = await connection.BeginBinaryImportAsync(
+                         "COPY stage_entries (posting_key, content_hash, event_type, legal_entity_id, customer_id, currency, effective_date, document_number, "
+                         + "correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset) FROM STDIN (FORMAT BINARY)", ct)
+                     .ConfigureAwait(false))
+        {
+            foreach (var i in unique)
+            {
+                var j = journals[i];
+                await entries.StartRowAsync(ct).ConfigureAwait(false);
+                await entries.WriteAsync(j.PostingKey, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync(hashes[i], NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync(j.EventKind.ToString(), NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync(j.LegalEntityId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync(j.CustomerId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync(j.Currency, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync(DateOnly.FromDateTime(j.EffectiveDate), NpgsqlDbType.Date, ct).ConfigureAwait(false);
+                await WriteNullable(entries, j.DocumentNumber, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync(j.CorrelationId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync(j.Source.System, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync($"{j.Source.ObjectType}:{j.Source.ObjectId}", NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await entries.WriteAsync(j.Source.EventId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await WriteNullable(entries, j.Source.Topic, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await WriteNullable(entries, j.Source.Partition, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+                await WriteNullable(entries, j.Source.Offset, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+            }
+
+            await entries.CompleteAsync(ct).ConfigureAwait(false);
+        }
+
+        await using var lines = await connection.BeginBinaryImportAsync(
+            "COPY stage_lines (posting_key, line_no, account, debit, credit, memo) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false);
+        foreach (var i in unique)
+        {
+            var j = journals[i];
+            for (var x = 0; x < j.Lines.Count; x++)
+            {
+                var l = j.Lines[x];
+                await lines.StartRowAsync(ct).ConfigureAwait(false);
+                await lines.WriteAsync(j.PostingKey, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await lines.WriteAsync(x + 1, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+                await lines.WriteAsync(l.Account, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+                await lines.WriteAsync(l.Debit, NpgsqlDbType.Numeric, ct).ConfigureAwait(false);
+                await lines.WriteAsync(l.Credit, NpgsqlDbType.Numeric, ct).ConfigureAwait(false);
+                await lines.WriteAsync(l.Memo, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            }
+        }
+
+        await lines.CompleteAsync(ct).ConfigureAwait(false);
+    }
+
+    private static Task WriteNullable<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type, CancellationToken ct)
+        => value is null ? importer.WriteNullAsync(ct) : importer.WriteAsync(value, type, ct);
+
+    /// <summary>Raw COPY of already-built rows straight into the ledger tables (no idempotency check): the benchmark's baseline.</summary>
+    public async Task CopyRawAsync(IReadOnlyList<Journal> journals, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(journals);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var postings = await connection.BeginBinaryImportAsync(
+                         "COPY postings (posting_key, status, erp_document_id, content_hash, correlation_id, posted_at) FROM STDIN (FORMAT BINARY)", cancellationToken)
+                     .ConfigureAwait(false))
+        {
+            var now = DateTimeOffset.UtcNow;
+            foreach (var j in journals)
+            {
+                await postings.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await postings.WriteAsync(j.PostingKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await postings.WriteAsync("POSTED", NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await postings.WriteAsync("RAW-" + j.PostingKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await postings.WriteAsync(j.ContentHash(), NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await postings.WriteAsync(j.CorrelationId, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await postings.WriteAsync(now, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+            }
+
+            await postings.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var entries = await connection.BeginBinaryImportAsync(
+                         "COPY journal_entries (posting_key, erp_document_id, event_type, legal_entity_id, customer_id, currency, effective_date, document_number, "
+                         + "correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset) FROM STDIN (FORMAT BINARY)",
+                         cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var j in journals)
+            {
+                await entries.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                var row = EntryRow(j, "RAW-" + j.PostingKey);
+                NpgsqlDbType[] types =
+                [
+                    NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Date, NpgsqlDbType.Text,
+                    NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Integer, NpgsqlDbType.Bigint,
+                ];
+                for (var c = 0; c < row.Length; c++)
+                {
+                    await WriteNullable(entries, row[c], types[c], cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await entries.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var lines = await connection.BeginBinaryImportAsync(
+                         "COPY journal_lines (posting_key, line_no, account, debit, credit, memo) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var j in journals)
+            {
+                for (var x = 0; x < j.Lines.Count; x++)
+                {
+                    var l = j.Lines[x];
+                    await lines.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                    await lines.WriteAsync(j.PostingKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await lines.WriteAsync(x + 1, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                    await lines.WriteAsync(l.Account, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await lines.WriteAsync(l.Debit, NpgsqlDbType.Numeric, cancellationToken).ConfigureAwait(false);
+                    await lines.WriteAsync(l.Credit, NpgsqlDbType.Numeric, cancellationToken).ConfigureAwait(false);
+                    await lines.WriteAsync(l.Memo, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await lines.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
