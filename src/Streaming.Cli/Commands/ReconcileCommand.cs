@@ -23,6 +23,9 @@ public static class ReconcileCommand
     /// <summary>Bad input: period, configuration, no cluster or registry, no ledger file.</summary>
     public const int ExitBadInput = 2;
 
+    /// <summary>Ctrl-C / SIGTERM (128 + SIGINT).</summary>
+    public const int ExitInterrupted = 130;
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
@@ -124,6 +127,11 @@ public static class ReconcileCommand
             {
                 await error.WriteLineAsync($"reconcile could not read the sources on {kafka.BootstrapServers}: {ex.Message}").ConfigureAwait(false);
                 return ExitBreaks;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                await error.WriteLineAsync("Interrupted before the sources were read: no result.").ConfigureAwait(false);
+                return ExitInterrupted;
             }
 
             var journals = await ledger.JournalsAsync(period, entity, ct).ConfigureAwait(false);

@@ -19,6 +19,9 @@ public static class ReplayCommand
     /// <summary>Bad input: options, topic, partition, offset, or no cluster configured.</summary>
     public const int ExitBadInput = 2;
 
+    /// <summary>Ctrl-C / SIGTERM (128 + SIGINT).</summary>
+    public const int ExitInterrupted = 130;
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
@@ -101,6 +104,11 @@ public static class ReplayCommand
         {
             await error.WriteLineAsync(ex.Message).ConfigureAwait(false);
             return ExitBadInput;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("Interrupted. The reset is one request, so it either happened or not: run again with --dry-run to see the group's offsets now.").ConfigureAwait(false);
+            return ExitInterrupted;
         }
         catch (ReplayRefusedException ex)
         {
