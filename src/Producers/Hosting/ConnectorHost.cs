@@ -1,0 +1,131 @@
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Streaming.Producers.Connectors;
+using Streaming.Producers.Crm;
+
+namespace Streaming.Producers.Hosting;
+
+/// <summary>What the connector host needs: where to listen, the connector options, Kafka and registry clients.</summary>
+public sealed record ConnectorHostSettings
+{
+    /// <summary>Default listening address of <c>up</c> and <c>connectors serve</c>.</summary>
+    public const string DefaultUrls = "http://127.0.0.1:8080";
+
+    /// <summary>Kestrel URLs (<c>;</c>-separated); port 0 picks a free port (tests).</summary>
+    public string Urls { get; init; } = DefaultUrls;
+
+    /// <summary>Connector options (secrets, limits).</summary>
+    public required ConnectorOptions Options { get; init; }
+
+    /// <summary>Producer settings (bootstrap servers and pass-through keys); the host enforces idempotence, acks=all and its timeout.</summary>
+    public required ProducerConfig Producer { get; init; }
+
+    /// <summary>Consumer settings, used to seed the duplicate filter from the connector topics.</summary>
+    public required ConsumerConfig Consumer { get; init; }
+
+    /// <summary>Registry client shared by the serializers.</summary>
+    public required ISchemaRegistryClient Registry { get; init; }
+
+    /// <summary>Loggers.</summary>
+    public required ILoggerFactory LoggerFactory { get; init; }
+
+    /// <summary>Clock (tests move it to check signature tolerances).</summary>
+    public TimeProvider? Clock { get; init; }
+
+    /// <summary>CRM re-reader for GAP events and HubSpot notifications; none records pending re-reads.</summary>
+    public ICrmRecordReader? CrmReader { get; init; }
+
+    /// <summary>
+    /// Extra endpoints mapped on the same server — the extension point for other ingestion endpoints (e.g. usage ingestion's
+    /// <c>MapUsageIngestion</c>): each action is called once with the route builder after the connector endpoints are mapped.
+    /// </summary>
+    public IReadOnlyList<Action<IEndpointRouteBuilder>> Endpoints { get; init; } = [];
+}
+
+/// <summary>
+/// The connector HTTP host (Kestrel): <c>POST /webhooks/stripe|hubspot|salesforce</c>, <c>GET /health/live</c>,
+/// <c>/health/ready</c>, <c>/metrics</c>, plus any <see cref="ConnectorHostSettings.Endpoints"/>. Used by <c>streaming up</c>
+/// and <c>streaming connectors serve</c>. Disposing it stops the server and flushes the producer.
+/// </summary>
+public sealed class ConnectorHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private ConnectorHost(WebApplication app, ConnectorRuntime runtime, IReadOnlyList<string> urls)
+    {
+        _app = app;
+        Runtime = runtime;
+        Urls = urls;
+    }
+
+    /// <summary>The shared connector runtime (writer, metrics, verifiers).</summary>
+    public ConnectorRuntime Runtime { get; }
+
+    /// <summary>Addresses the server listens on (port 0 resolved).</summary>
+    public IReadOnlyList<string> Urls { get; }
+
+    /// <summary>Starts the server; returns once it listens and the duplicate filter is seeded.</summary>
+    public static async Task<ConnectorHost> StartAsync(ConnectorHostSettings settings, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var runtime = new ConnectorRuntime(settings.Options, settings.Producer, settings.Registry, settings.LoggerFactory, settings.Clock, settings.CrmReader);
+        try
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.Services.AddSingleton(settings.LoggerFactory);
+            builder.WebHost.UseUrls(settings.Urls);
+            builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = settings.Options.MaxBodyBytes + 1L);
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+            var app = builder.Build();
+            app.MapConnectorWebhooks(runtime);
+            app.MapConnectorOperations(runtime);
+            foreach (var map in settings.Endpoints)
+            {
+                map(app);
+            }
+
+            await app.StartAsync(ct).ConfigureAwait(false);
+            var urls = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [settings.Urls];
+            try
+            {
+                await runtime.StartAsync(settings.Consumer, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                await app.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            return new ConnectorHost(app, runtime, urls);
+        }
+        catch
+        {
+            runtime.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            Runtime.Dispose();
+        }
+    }
+}
