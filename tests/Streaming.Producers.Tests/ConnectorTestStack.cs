@@ -42,7 +42,7 @@ internal sealed class ConnectorTestStack : IAsyncDisposable
 
     public string BaseUrl => Host!.Urls[0].TrimEnd('/');
 
-    public static async Task<ConnectorTestStack> StartAsync(CancellationToken ct, Action<ConnectorOptions>? configure = null, ICrmRecordReader? reader = null)
+    public static async Task<ConnectorTestStack> StartAsync(CancellationToken ct, Action<ConnectorOptions>? configure = null, ICrmRecordReader? reader = null, bool startHost = true)
     {
         var cluster = EmbeddedKafkaCluster.Start(new EmbeddedKafkaOptions { WatermarkCheckInterval = TimeSpan.Zero });
         var registry = await EmbeddedSchemaRegistry.StartAsync(cancellationToken: ct);
@@ -54,7 +54,11 @@ internal sealed class ConnectorTestStack : IAsyncDisposable
 
         await SchemaCatalog.RegisterAllAsync(client, SchemaCatalog.Load(SchemasDir()), ct);
         var stack = new ConnectorTestStack(cluster, registry, client);
-        await stack.StartHostAsync(ct, configure, reader);
+        if (startHost)
+        {
+            await stack.StartHostAsync(ct, configure, reader);
+        }
+
         return stack;
     }
 
