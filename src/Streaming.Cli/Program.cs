@@ -6,6 +6,7 @@ using Streaming.Platform.Embedded;
 var root = new RootCommand("streaming — CRM, billing and ERP kept in step over Kafka.")
 {
     UpCommand.Create(),
+    ConnectorsCommand.Create(),
     TopicsCommand.Create(ct => Task.FromResult<IMockTopicCreator>(EmbeddedKafkaCluster.Start())),
 };
 

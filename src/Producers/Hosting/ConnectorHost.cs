@@ -8,8 +8,10 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Streaming.Producers.Billing;
 using Streaming.Producers.Connectors;
 using Streaming.Producers.Crm;
+using Streaming.Producers.Edge;
 
 namespace Streaming.Producers.Hosting;
 
@@ -58,6 +60,9 @@ public sealed record ConnectorHostSettings
 public sealed class ConnectorHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _poller = Task.CompletedTask;
+    private HttpClient? _pollerHttp;
 
     private ConnectorHost(WebApplication app, ConnectorRuntime runtime, IReadOnlyList<string> urls)
     {
@@ -65,6 +70,9 @@ public sealed class ConnectorHost : IAsyncDisposable
         Runtime = runtime;
         Urls = urls;
     }
+
+    /// <summary>The Events API poller, when <c>Connectors:Stripe:PollEvents</c> is on.</summary>
+    public StripeEventsPoller? Poller { get; private set; }
 
     /// <summary>The shared connector runtime (writer, metrics, verifiers).</summary>
     public ConnectorRuntime Runtime { get; }
@@ -106,7 +114,13 @@ public sealed class ConnectorHost : IAsyncDisposable
                 throw;
             }
 
-            return new ConnectorHost(app, runtime, urls);
+            var host = new ConnectorHost(app, runtime, urls);
+            if (settings.Options.Stripe.PollEvents)
+            {
+                host.StartPoller(settings.Consumer);
+            }
+
+            return host;
         }
         catch
         {
@@ -115,9 +129,49 @@ public sealed class ConnectorHost : IAsyncDisposable
         }
     }
 
+    private void StartPoller(ConsumerConfig consumer)
+    {
+        var log = Runtime.LoggerFactory.CreateLogger<StripeEventsPoller>();
+        _pollerHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        Poller = new StripeEventsPoller(Runtime, _pollerHttp, consumer);
+        var poller = Poller;
+        var interval = TimeSpan.FromSeconds(Runtime.Options.Stripe.PollIntervalSeconds);
+        _poller = Task.Run(async () =>
+        {
+            // A failing poll (Stripe or Kafka down) is logged and tried again next interval; webhooks keep working meanwhile.
+            while (!_stopping.IsCancellationRequested)
+            {
+                try
+                {
+                    await poller.RunAsync(_stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex) when (ex is HttpRequestException or EdgeUnavailableException or KafkaException or TimeoutException or InvalidOperationException or System.Text.Json.JsonException)
+                {
+                    log.LogError("Stripe Events API poll failed ({Type}: {Reason}); retrying in {Interval}", ex.GetType().Name, ex.Message, interval);
+                    try
+                    {
+                        await Task.Delay(interval, _stopping.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _poller.ConfigureAwait(false);
+        _pollerHttp?.Dispose();
+        _stopping.Dispose();
         try
         {
             await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
