@@ -1,11 +1,14 @@
 using Streaming.Bench.Micro;
 using Streaming.Bench.Raw;
+using Streaming.Bench.Webhooks;
 
 // Streaming.Bench: load harness (one subcommand per scenario) and BenchmarkDotNet micro-benchmarks. See BENCHMARKS.md.
 const string usage = $"""
     usage: dotnet run -c Release --project bench/Streaming.Bench -- <command> [options]
 
     {RawOptions.Usage}
+
+    {WebhooksOptions.Usage}
 
     micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
     """;
@@ -25,6 +28,7 @@ try
     {
         "raw" => await RawCommand.RunAsync(RawOptions.Parse(args[1..]), cancel.Token),
         "micro" => MicroCommand.Run(args[1..]),
+        "webhooks" => await WebhooksCommand.RunAsync(WebhooksOptions.Parse(args[1..]), cancel.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

@@ -3,6 +3,7 @@ using System.Text;
 using Avro.Specific;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
+using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Streaming.Platform.Serialization;
@@ -37,7 +38,7 @@ public sealed class ConnectorRecordWriter
     private readonly ISchemaRegistryClient _registry;
     private readonly SeenSet _seen;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<bool>> _inFlight = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<Type, Func<ISpecificRecord, string, byte[]>> _serializers = new();
+    private readonly ConcurrentDictionary<Type, Func<ISpecificRecord, string, Task<byte[]>>> _serializers = new();
     private readonly ILogger _log;
     private long _lastFailureTicks;
     private long _lastSuccessTicks;
@@ -54,14 +55,28 @@ public sealed class ConnectorRecordWriter
     /// <summary>Entries in the duplicate filter.</summary>
     public int Remembered => _seen.Count;
 
-    /// <summary>True when the latest delivery attempt failed and none has succeeded since (readiness).</summary>
-    public bool Failing => Interlocked.Read(ref _lastFailureTicks) > Interlocked.Read(ref _lastSuccessTicks);
+    /// <summary>
+    /// True when a delivery failed in the last <see cref="FailingWindow"/> and none has succeeded since (readiness). Bounded in
+    /// time so an instance taken out of rotation after an outage comes back without needing traffic to prove itself.
+    /// </summary>
+    public bool Failing
+    {
+        get
+        {
+            var failure = Interlocked.Read(ref _lastFailureTicks);
+            return failure > Interlocked.Read(ref _lastSuccessTicks) && DateTime.UtcNow.Ticks - failure < FailingWindow.Ticks;
+        }
+    }
+
+    /// <summary>How long a failed delivery keeps <see cref="Failing"/> true.</summary>
+    public static TimeSpan FailingWindow { get; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Produces every record of <paramref name="batch"/> not yet stored and waits for Kafka to acknowledge them.</summary>
     /// <exception cref="EdgeUnavailableException">A record was not acknowledged; those that were are remembered, so a retry adds only the rest.</exception>
     public async Task<EdgeWriteResult> WriteAsync(EdgeBatch batch, string? traceParent, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        ct.ThrowIfCancellationRequested();
         var pending = new List<(EdgeRecord Record, TaskCompletionSource<bool> Done)>();
         var waits = new List<Task<bool>>();
         var duplicates = 0;
@@ -109,10 +124,12 @@ public sealed class ConnectorRecordWriter
             var ok = false;
             try
             {
-                var result = await reports[i].WaitAsync(ct).ConfigureAwait(false);
+                // Not cancelled with the request: the delivery report always comes (within message.timeout.ms), and a record
+                // Kafka stored must be remembered even when the caller has gone, or its redelivery would be stored again.
+                var result = await reports[i].ConfigureAwait(false);
                 ok = result is not null;
             }
-            catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or EdgeUnavailableException or OperationCanceledException)
+            catch (EdgeUnavailableException ex)
             {
                 failure ??= ex;
             }
@@ -128,7 +145,7 @@ public sealed class ConnectorRecordWriter
 
         foreach (var wait in waits)
         {
-            if (!await wait.WaitAsync(ct).ConfigureAwait(false))
+            if (!await wait.ConfigureAwait(false))
             {
                 failure ??= new EdgeUnavailableException("A concurrent delivery of the same event was not acknowledged by Kafka.");
             }
@@ -149,14 +166,25 @@ public sealed class ConnectorRecordWriter
         return new EdgeWriteResult(pending.Count, duplicates);
     }
 
-    private Task<DeliveryResult<string, byte[]>?> ProduceOne(EdgeRecord record, string? traceParent)
+    private async Task<DeliveryResult<string, byte[]>?> ProduceOne(EdgeRecord record, string? traceParent)
     {
+        byte[] value;
+        try
+        {
+            value = await Serialize(record).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Net.Http.HttpRequestException or SchemaRegistryException or Avro.AvroException or InvalidOperationException or ArgumentException)
+        {
+            // The registry unreachable or the value not serializable: nothing was stored, the sender must retry.
+            throw new EdgeUnavailableException($"serializing for {record.Topic} failed: {ex.GetType().Name}: {ex.Message}", ex);
+        }
+
         var done = new TaskCompletionSource<DeliveryResult<string, byte[]>?>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
             var headers = TracingHeaders.Create(record.CorrelationId, traceParent);
             headers.Add(EventIdHeader, Encoding.UTF8.GetBytes(record.EventId));
-            var message = new Message<string, byte[]> { Key = record.Key, Value = Serialize(record), Headers = headers };
+            var message = new Message<string, byte[]> { Key = record.Key, Value = value, Headers = headers };
             _producer.Produce(record.Topic, message, report =>
             {
                 if (report.Error.IsError)
@@ -169,25 +197,26 @@ public sealed class ConnectorRecordWriter
                 }
             });
         }
-        catch (ProduceException<string, byte[]> ex)
-        {
-            done.TrySetException(new EdgeUnavailableException($"produce to {record.Topic} failed: {ex.Error.Code} {ex.Error.Reason}", ex));
-        }
         catch (KafkaException ex)
         {
             done.TrySetException(new EdgeUnavailableException($"produce to {record.Topic} failed: {ex.Error.Code} {ex.Error.Reason}", ex));
         }
 
-        return done.Task;
+        return await done.Task.ConfigureAwait(false);
     }
 
-    private byte[] Serialize(EdgeRecord record)
+    /// <summary>
+    /// Serializes with the Confluent Avro serializer (same settings as <see cref="AvroSerdes{T}"/>: no auto-registration, the
+    /// class's own schema id) through its asynchronous API, so a registry lookup never blocks a request thread.
+    /// </summary>
+    private Task<byte[]> Serialize(EdgeRecord record)
     {
         var serialize = _serializers.GetOrAdd(record.Value.GetType(), type =>
         {
-            var serdes = Activator.CreateInstance(typeof(AvroSerdes<>).MakeGenericType(type), _registry, false)!;
-            var method = serdes.GetType().GetMethod(nameof(AvroSerdes<ISpecificRecord>.SerializeValue))!;
-            return (value, topic) => (byte[])method.Invoke(serdes, [value, topic])!;
+            var serializerType = typeof(AvroSerializer<>).MakeGenericType(type);
+            var serializer = Activator.CreateInstance(serializerType, _registry, new AvroSerializerConfig { AutoRegisterSchemas = false, UseLatestVersion = false }, null)!;
+            var method = serializerType.GetMethod(nameof(AvroSerializer<ISpecificRecord>.SerializeAsync))!;
+            return (value, topic) => (Task<byte[]>)method.Invoke(serializer, [value, new SerializationContext(MessageComponentType.Value, topic)])!;
         });
         try
         {
