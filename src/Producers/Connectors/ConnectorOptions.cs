@@ -69,6 +69,16 @@ public sealed class ConnectorOptions
             options.Salesforce.RelayToken = ReadSecretFile(relayFile, "Connectors:Salesforce:RelayTokenFile", failures).Trim();
         }
 
+        if (options.HubSpot.AccessTokenFile is { Length: > 0 } hubspotToken)
+        {
+            options.HubSpot.AccessToken = ReadSecretFile(hubspotToken, "Connectors:HubSpot:AccessTokenFile", failures).Trim();
+        }
+
+        if (options.Salesforce.AccessTokenFile is { Length: > 0 } salesforceToken)
+        {
+            options.Salesforce.AccessToken = ReadSecretFile(salesforceToken, "Connectors:Salesforce:AccessTokenFile", failures).Trim();
+        }
+
         if (options.Stripe.ApiKeyFile is { Length: > 0 } apiKeyFile)
         {
             options.Stripe.ApiKey = ReadSecretFile(apiKeyFile, "Connectors:Stripe:ApiKeyFile", failures).Trim();
@@ -160,6 +170,16 @@ public sealed class HubSpotConnectorOptions
     [Range(1, 3600)]
     public int ToleranceSeconds { get; set; } = 300;
 
+    /// <summary>Private-app access token for re-reading companies and deals through the CRM v3 API; empty: no re-reads (pending re-reads are recorded).</summary>
+    public string? AccessToken { get; set; }
+
+    /// <summary>File holding <see cref="AccessToken"/>.</summary>
+    public string? AccessTokenFile { get; set; }
+
+    /// <summary>Base URL of the HubSpot API.</summary>
+    [Required]
+    public string ApiBaseUrl { get; set; } = "https://api.hubapi.com";
+
     /// <summary>Currency of deals that carry no <c>deal_currency_code</c> (the portal's company currency).</summary>
     [Required]
     public string DefaultCurrency { get; set; } = "USD";
@@ -183,6 +203,19 @@ public sealed class SalesforceConnectorOptions
     /// <summary>Identifier of the subscribed channel, part of the replay-id checkpoint key (<c>salesforce-cdc:{Channel}</c>).</summary>
     [Required]
     public string Channel { get; set; } = "/data/ChangeEvents";
+
+    /// <summary>Instance URL for re-reads through the REST API (e.g. <c>https://acme.my.salesforce.com</c>); empty: no re-reads.</summary>
+    public string? InstanceUrl { get; set; }
+
+    /// <summary>OAuth access token for the REST API (kept fresh by whoever provisions it, e.g. a sidecar writing <see cref="AccessTokenFile"/>).</summary>
+    public string? AccessToken { get; set; }
+
+    /// <summary>File holding <see cref="AccessToken"/>; read again on every re-read, so a refreshed token is picked up.</summary>
+    public string? AccessTokenFile { get; set; }
+
+    /// <summary>REST API version.</summary>
+    [Required]
+    public string ApiVersion { get; set; } = "v62.0";
 
     /// <summary>Corporate currency, for opportunities of single-currency orgs (no <c>CurrencyIsoCode</c>).</summary>
     [Required]

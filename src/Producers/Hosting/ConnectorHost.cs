@@ -42,7 +42,10 @@ public sealed record ConnectorHostSettings
     /// <summary>Clock (tests move it to check signature tolerances).</summary>
     public TimeProvider? Clock { get; init; }
 
-    /// <summary>CRM re-reader for GAP events and HubSpot notifications; none records pending re-reads.</summary>
+    /// <summary>
+    /// CRM re-reader for GAP events and HubSpot notifications; null = the REST reader (<see cref="CrmApiReader"/>) when a
+    /// HubSpot access token or a Salesforce instance and token are configured, else none (pending re-reads are recorded).
+    /// </summary>
     public ICrmRecordReader? CrmReader { get; init; }
 
     /// <summary>
@@ -63,6 +66,7 @@ public sealed class ConnectorHost : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task _poller = Task.CompletedTask;
     private HttpClient? _pollerHttp;
+    private HttpClient? _crmHttp;
 
     private ConnectorHost(WebApplication app, ConnectorRuntime runtime, IReadOnlyList<string> urls)
     {
@@ -84,7 +88,10 @@ public sealed class ConnectorHost : IAsyncDisposable
     public static async Task<ConnectorHost> StartAsync(ConnectorHostSettings settings, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var runtime = new ConnectorRuntime(settings.Options, settings.Producer, settings.Registry, settings.LoggerFactory, settings.Clock, settings.CrmReader);
+        var crmHttp = settings.CrmReader is null && CrmApiReader.Configured(settings.Options) ? new HttpClient { Timeout = TimeSpan.FromSeconds(10) } : null;
+        var crmReader = settings.CrmReader
+            ?? (crmHttp is null ? null : new CrmApiReader(crmHttp, settings.Options, settings.LoggerFactory.CreateLogger<CrmApiReader>()));
+        var runtime = new ConnectorRuntime(settings.Options, settings.Producer, settings.Registry, settings.LoggerFactory, settings.Clock, crmReader);
         try
         {
             var builder = WebApplication.CreateSlimBuilder();
@@ -114,7 +121,7 @@ public sealed class ConnectorHost : IAsyncDisposable
                 throw;
             }
 
-            var host = new ConnectorHost(app, runtime, urls);
+            var host = new ConnectorHost(app, runtime, urls) { _crmHttp = crmHttp };
             if (settings.Options.Stripe.PollEvents)
             {
                 host.StartPoller(settings.Consumer);
@@ -125,6 +132,7 @@ public sealed class ConnectorHost : IAsyncDisposable
         catch
         {
             runtime.Dispose();
+            crmHttp?.Dispose();
             throw;
         }
     }
@@ -171,6 +179,7 @@ public sealed class ConnectorHost : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _poller.ConfigureAwait(false);
         _pollerHttp?.Dispose();
+        _crmHttp?.Dispose();
         _stopping.Dispose();
         try
         {
