@@ -111,10 +111,33 @@ public sealed class ConnectorRecordWriter
             pending.Add((record, mine));
         }
 
-        var reports = new List<Task<DeliveryResult<string, byte[]>?>>(pending.Count);
-        foreach (var (record, _) in pending)
+        // Serialize everything first, then produce in order: records of one key (a Salesforce CREATE then its UPDATE) must
+        // reach their partition in the order the connector made them.
+        var values = new byte[pending.Count][];
+        try
         {
-            reports.Add(ProduceOne(record, traceParent));
+            for (var i = 0; i < pending.Count; i++)
+            {
+                values[i] = await Serialize(pending[i].Record).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is System.Net.Http.HttpRequestException or SchemaRegistryException or Avro.AvroException or InvalidOperationException or ArgumentException)
+        {
+            // The registry unreachable or a value not serializable: nothing of this batch was stored, the sender must retry.
+            foreach (var (record, done) in pending)
+            {
+                _inFlight.TryRemove(record.DedupeKey, out _);
+                done.TrySetResult(false);
+            }
+
+            Interlocked.Exchange(ref _lastFailureTicks, DateTime.UtcNow.Ticks);
+            throw new EdgeUnavailableException($"serializing failed: {ex.GetType().Name}: {ex.Message}", ex);
+        }
+
+        var reports = new List<Task<DeliveryResult<string, byte[]>?>>(pending.Count);
+        for (var i = 0; i < pending.Count; i++)
+        {
+            reports.Add(ProduceOne(pending[i].Record, values[i], traceParent));
         }
 
         Exception? failure = null;
@@ -166,19 +189,8 @@ public sealed class ConnectorRecordWriter
         return new EdgeWriteResult(pending.Count, duplicates);
     }
 
-    private async Task<DeliveryResult<string, byte[]>?> ProduceOne(EdgeRecord record, string? traceParent)
+    private Task<DeliveryResult<string, byte[]>?> ProduceOne(EdgeRecord record, byte[] value, string? traceParent)
     {
-        byte[] value;
-        try
-        {
-            value = await Serialize(record).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is System.Net.Http.HttpRequestException or SchemaRegistryException or Avro.AvroException or InvalidOperationException or ArgumentException)
-        {
-            // The registry unreachable or the value not serializable: nothing was stored, the sender must retry.
-            throw new EdgeUnavailableException($"serializing for {record.Topic} failed: {ex.GetType().Name}: {ex.Message}", ex);
-        }
-
         var done = new TaskCompletionSource<DeliveryResult<string, byte[]>?>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
@@ -202,7 +214,7 @@ public sealed class ConnectorRecordWriter
             done.TrySetException(new EdgeUnavailableException($"produce to {record.Topic} failed: {ex.Error.Code} {ex.Error.Reason}", ex));
         }
 
-        return await done.Task.ConfigureAwait(false);
+        return done.Task;
     }
 
     /// <summary>
