@@ -49,6 +49,18 @@ public sealed class CrmWebhookTests
 
         var checkpoint = stack.Value<ConnectorCheckpoint>(Assert.Single(stack.Read(Topics.ConnectorCheckpoints)));
         Assert.Equal(("salesforce-cdc:/data/ChangeEvents", "11"), (checkpoint.connectorId, checkpoint.cursor));
+
+        // The relay asks where to resume after its own restart, and so does a restarted host.
+        await stack.StopHostAsync();
+        await stack.StartHostAsync(ct);
+        using var request = new HttpRequestMessage(HttpMethod.Get, stack.BaseUrl + "/webhooks/salesforce/replay-id");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ConnectorTestStack.RelayToken);
+        using var resume = await stack.Http.SendAsync(request, ct);
+        Assert.Equal(HttpStatusCode.OK, resume.StatusCode);
+        using var answer = JsonDocument.Parse(await resume.Content.ReadAsStringAsync(ct));
+        Assert.Equal(("/data/ChangeEvents", "11"), (answer.RootElement.GetProperty("channel").GetString(), answer.RootElement.GetProperty("replayId").GetString()));
+        using var anonymous = await stack.Http.GetAsync(stack.BaseUrl + "/webhooks/salesforce/replay-id", ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
 
     [Fact]

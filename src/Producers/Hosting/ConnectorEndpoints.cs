@@ -29,6 +29,7 @@ public static class ConnectorEndpoints
         app.MapPost("/webhooks/stripe", (HttpContext http) => HandleAsync(http, runtime, log, "stripe", StripeAsync));
         app.MapPost("/webhooks/hubspot", (HttpContext http) => HandleAsync(http, runtime, log, "hubspot", HubSpotAsync));
         app.MapPost("/webhooks/salesforce", (HttpContext http) => HandleAsync(http, runtime, log, "salesforce", SalesforceAsync));
+        app.MapGet("/webhooks/salesforce/replay-id", (Func<HttpContext, Task<IResult>>)(http => ReplayIdAsync(http, runtime)));
         return app;
     }
 
@@ -36,7 +37,9 @@ public static class ConnectorEndpoints
     public static IEndpointRouteBuilder MapConnectorOperations(this IEndpointRouteBuilder app, ConnectorRuntime runtime)
     {
         ArgumentNullException.ThrowIfNull(runtime);
-        app.MapGet("/health/live", () => Results.Text("live\n"));
+        app.MapGet("/health/live", () => runtime.FatalError is { } fatal
+            ? Results.Text($"not live: the Kafka producer failed fatally ({fatal})\n", statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Text("live\n"));
         app.MapGet("/health/ready", () => runtime.Ready
             ? Results.Text("ready\n")
             : Results.Text(runtime.Writer.Failing ? "not ready: Kafka is not acknowledging\n" : "not ready: starting\n", statusCode: StatusCodes.Status503ServiceUnavailable));
@@ -210,6 +213,42 @@ public static class ConnectorEndpoints
             {
                 return Dead(runtime, log, "salesforce", body, ex, null);
             }
+        }
+    }
+
+    /// <summary>
+    /// Where the relay resumes after a restart: the last replay id checkpointed for the channel (404 when none yet). Needs the
+    /// same bearer token as deliveries.
+    /// </summary>
+    private static async Task<IResult> ReplayIdAsync(HttpContext http, ConnectorRuntime runtime)
+    {
+        var token = runtime.Options.Salesforce.RelayToken;
+        if (string.IsNullOrEmpty(token))
+        {
+            return Results.Json(new { error = "Salesforce relay token is not configured (Connectors:Salesforce:RelayToken)" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        if (!CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(http.Request.Headers.Authorization.ToString()), System.Text.Encoding.UTF8.GetBytes("Bearer " + token)))
+        {
+            return Results.Json(new { error = "missing or wrong bearer token" }, statusCode: StatusCodes.Status401Unauthorized);
+        }
+
+        if (runtime.ConsumerConfig is not { } consumer)
+        {
+            return Results.Json(new { error = "starting" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        var channel = runtime.Options.Salesforce.Channel;
+        try
+        {
+            var checkpoint = await Edge.CheckpointReader.ReadLatestAsync(consumer, runtime.Registry, SalesforceCdcMapper.ReplayCheckpointId(channel), TimeSpan.FromSeconds(20), http.RequestAborted).ConfigureAwait(false);
+            return checkpoint is null
+                ? Results.Json(new { channel, error = "no replay id checkpointed yet" }, statusCode: StatusCodes.Status404NotFound)
+                : Results.Json(new { channel, replayId = checkpoint.cursor, eventId = checkpoint.details.TryGetValue("eventId", out var e) ? e : null, updatedAt = checkpoint.updatedAt });
+        }
+        catch (Exception ex) when (ex is Confluent.Kafka.KafkaException or TimeoutException or InvalidOperationException)
+        {
+            return Results.Json(new { error = $"checkpoint unreadable ({ex.GetType().Name})" }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
 

@@ -44,6 +44,19 @@ public sealed class ConnectorRuntime : IDisposable
         var log = loggerFactory.CreateLogger("Streaming.Producers.Connectors");
         _producer = new ProducerBuilder<string, byte[]>(config)
             .SetLogHandler((_, m) => log.Log(m.Level >= SyslogLevel.Warning ? LogLevel.Information : LogLevel.Warning, "librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetErrorHandler((_, e) =>
+            {
+                if (e.IsFatal)
+                {
+                    // An idempotent producer in a fatal state stores nothing again: liveness fails so the orchestrator restarts us.
+                    FatalError = $"{e.Code}: {e.Reason}";
+                    log.LogCritical("Webhook producer failed fatally ({Code}: {Reason}); /health/live now answers 503", e.Code, e.Reason);
+                }
+                else
+                {
+                    log.LogWarning("Webhook producer: {Code}: {Reason}", e.Code, e.Reason);
+                }
+            })
             .Build();
         Registry = registry;
         Writer = new ConnectorRecordWriter(_producer, registry, options.DedupeCapacity, log);
@@ -78,12 +91,19 @@ public sealed class ConnectorRuntime : IDisposable
     /// <summary>Reads full CRM records when an event carries only ids (Salesforce GAP events, HubSpot notifications).</summary>
     public ICrmRecordReader CrmReader { get; }
 
+    /// <summary>Consumer settings given to <see cref="StartAsync"/> (for reading checkpoints back).</summary>
+    public ConsumerConfig? ConsumerConfig { get; private set; }
+
+    /// <summary>The producer's fatal error, if it had one (liveness fails).</summary>
+    public string? FatalError { get; private set; }
+
     /// <summary>True once the duplicate filter is seeded and Kafka is not failing.</summary>
     public bool Ready => _ready && !Writer.Failing;
 
     /// <summary>Seeds the duplicate filter from the connector topics, then reports ready.</summary>
     public async Task StartAsync(ConsumerConfig consumerConfig, CancellationToken ct)
     {
+        ConsumerConfig = consumerConfig;
         var added = await Writer.SeedAsync(consumerConfig, [.. ConnectorTopics], Options.DedupeSeedPerPartition, TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
         LoggerFactory.CreateLogger<ConnectorRuntime>().LogInformation("Duplicate filter seeded with {Count} stored (event, record) pairs", added);
         _ready = true;
