@@ -219,4 +219,26 @@ public sealed class CrmWebhookTests
 
         Assert.Equal(0, stack.StoredRecords());
     }
+
+    [Fact]
+    public async Task Authentic_deliveries_that_cannot_be_mapped_are_dead_lettered_whole_not_retried_forever()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var stack = await ConnectorTestStack.StartAsync(ct);
+        const string salesforce = """{"payload":{"ChangeEventHeader":{"entityName":"Account","recordIds":[42],"changeType":"CREATE"}},"event":{"replayId":99}}""";
+        using (var response = await stack.PostSalesforceAsync(salesforce, ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        using (var response = await stack.PostHubSpotAsync("""{"not":"an array"}""", ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var dead = stack.Read(Topics.DeadLetters).Select(stack.Value<DeadLetterRecord>).OrderBy(d => d.originalTopic).ToList();
+        Assert.Equal(["webhook:hubspot", "webhook:salesforce"], dead.Select(d => d.originalTopic).ToList());
+        Assert.Equal(salesforce, System.Text.Encoding.UTF8.GetString(dead[1].originalValue));
+        Assert.Empty(stack.Read(Topics.CrmAccounts));
+    }
 }

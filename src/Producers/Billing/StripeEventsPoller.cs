@@ -116,7 +116,7 @@ public sealed class StripeEventsPoller
             {
                 batch = StripeEventMapper.Map(evt);
             }
-            catch (Exception ex) when (ex is VendorPayloadException or ArgumentOutOfRangeException)
+            catch (Exception ex) when (VendorPayloadException.IsMappingFailure(ex))
             {
                 _log.LogWarning("Stripe event {EventId} could not be mapped ({Reason}); stored in the dead-letter topic", id, ex.Message);
                 batch = new EdgeBatch([_runtime.DeadLetter("stripe", id, JsonSerializer.SerializeToUtf8Bytes(evt), ex)], 0);

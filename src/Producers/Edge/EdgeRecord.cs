@@ -19,5 +19,13 @@ public sealed record EdgeBatch(IReadOnlyList<EdgeRecord> Records, int IgnoredEve
     public static EdgeBatch Empty { get; } = new([], 0);
 }
 
-/// <summary>A vendor payload that cannot be mapped (missing field, wrong type); answered 400 and logged without its content.</summary>
-public sealed class VendorPayloadException(string message) : Exception(message);
+/// <summary>A vendor payload that cannot be mapped (missing field, wrong type); dead-lettered with its bytes, logged without its content.</summary>
+public sealed class VendorPayloadException(string message) : Exception(message)
+{
+    /// <summary>
+    /// True for the exceptions mapping an authentic payload can raise: a missing or malformed field, a JSON value of the wrong
+    /// kind, an amount that does not fit decimal(18,4). Such an event is dead-lettered, never retried forever.
+    /// </summary>
+    public static bool IsMappingFailure(Exception ex) => ex is VendorPayloadException or ArgumentException or InvalidOperationException
+        or FormatException or OverflowException or KeyNotFoundException or System.Text.Json.JsonException;
+}

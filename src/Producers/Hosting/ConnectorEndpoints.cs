@@ -169,7 +169,7 @@ public static class ConnectorEndpoints
                 var batch = await HubSpotEventMapper.MapAsync(doc.RootElement, runtime, http.RequestAborted).ConfigureAwait(false);
                 return new Decision(batch, Events: doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement.GetArrayLength() : 1);
             }
-            catch (VendorPayloadException ex)
+            catch (Exception ex) when (VendorPayloadException.IsMappingFailure(ex))
             {
                 return Dead(runtime, log, "hubspot", body, ex, null);
             }
@@ -209,7 +209,7 @@ public static class ConnectorEndpoints
                 var result = await SalesforceCdcMapper.MapAsync(doc.RootElement, runtime, http.RequestAborted).ConfigureAwait(false);
                 return new Decision(result.Batch, Events: result.Events);
             }
-            catch (VendorPayloadException ex)
+            catch (Exception ex) when (VendorPayloadException.IsMappingFailure(ex))
             {
                 return Dead(runtime, log, "salesforce", body, ex, null);
             }
@@ -270,14 +270,9 @@ public static class ConnectorEndpoints
             {
                 return new Decision(map(doc), Events: 1);
             }
-            catch (VendorPayloadException ex)
+            catch (Exception ex) when (VendorPayloadException.IsMappingFailure(ex))
             {
                 return Dead(runtime, log, source, body, ex, eventId(doc));
-            }
-            catch (ArgumentOutOfRangeException ex)
-            {
-                // An amount that does not fit decimal(18,4) or a currency code that is not one.
-                return Dead(runtime, log, source, body, new VendorPayloadException(ex.Message), eventId(doc));
             }
         }
     }
