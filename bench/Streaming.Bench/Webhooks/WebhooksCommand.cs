@@ -47,7 +47,8 @@ public sealed record WebhooksOptions(int Rate, int Seconds, int WarmupSeconds)
 /// a slow answer delays no later request and hides no queueing), on the embedded broker with the embedded registry, every
 /// request a distinct signed <c>customer.updated</c> event answered only after Kafka acknowledged it. In the same run and at
 /// the same rate, the baseline: a raw idempotent <c>acks=all</c> produce of a byte record of the same size, timed to its
-/// delivery report. Reports both and their ratio; fails when any request is not answered 200 or any event is not stored once.
+/// delivery report. The two alternate in one-second blocks so the machine's background load hits both alike. Reports both
+/// and their ratio; fails when any request is not answered 200 or any event is not stored once.
 /// </summary>
 public static class WebhooksCommand
 {
@@ -85,14 +86,22 @@ public static class WebhooksCommand
 
         Console.WriteLine($"webhooks: {options.Rate} requests/s for {options.Seconds} s after {options.WarmupSeconds} s warm-up; embedded librdkafka mock cluster (3 brokers), embedded registry; body ~{sampleSize} bytes");
         var sequence = 0;
-        await OpenLoopAsync(options.Rate, options.WarmupSeconds, () => PostAsync(http, url, Interlocked.Increment(ref sequence), ct), ct);
-        var webhook = await OpenLoopAsync(options.Rate, options.Seconds, () => PostAsync(http, url, Interlocked.Increment(ref sequence), ct), ct);
-
         using var raw = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 1, EnableIdempotence = true, Acks = Acks.All }).Build();
         var payload = new byte[sampleSize];
         var rawSequence = 0;
-        await OpenLoopAsync(options.Rate, options.WarmupSeconds, () => RawAsync(raw, payload, Interlocked.Increment(ref rawSequence)), ct);
-        var baseline = await OpenLoopAsync(options.Rate, options.Seconds, () => RawAsync(raw, payload, Interlocked.Increment(ref rawSequence)), ct);
+        Task Webhook() => PostAsync(http, url, Interlocked.Increment(ref sequence), ct);
+        Task Raw() => RawAsync(raw, payload, Interlocked.Increment(ref rawSequence));
+        await OpenLoopAsync(options.Rate, options.WarmupSeconds, Webhook, ct);
+        await OpenLoopAsync(options.Rate, options.WarmupSeconds, Raw, ct);
+
+        // The two paths alternate in one-second blocks, so background load on the machine hits both alike.
+        var webhook = new Run([], 0);
+        var baseline = new Run([], 0);
+        for (var block = 0; block < options.Seconds; block++)
+        {
+            webhook = webhook.Add(await OpenLoopAsync(options.Rate, 1, Webhook, ct));
+            baseline = baseline.Add(await OpenLoopAsync(options.Rate, 1, Raw, ct));
+        }
 
         var stored = StoredCustomers(cluster.BootstrapServers);
         if (stored != sequence)
@@ -114,6 +123,8 @@ public static class WebhooksCommand
     private sealed record Run(List<double> LatenciesMs, double Seconds)
     {
         public int Count => LatenciesMs.Count;
+
+        public Run Add(Run other) => new([.. LatenciesMs, .. other.LatenciesMs], Seconds + other.Seconds);
 
         public double P(double q)
         {
