@@ -241,4 +241,51 @@ public sealed class CrmWebhookTests
         Assert.Equal(salesforce, System.Text.Encoding.UTF8.GetString(dead[1].originalValue));
         Assert.Empty(stack.Read(Topics.CrmAccounts));
     }
+
+    [Fact]
+    public async Task Pending_re_reads_are_resolved_by_the_worker_once_the_crm_can_be_read()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var stack = await ConnectorTestStack.StartAsync(ct);
+        using (var gap = await stack.PostSalesforceAsync(ConnectorTestStack.Fixture("salesforce/gap-update.json"), ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, gap.StatusCode);
+        }
+
+        using (var hubspot = await stack.PostHubSpotAsync(ConnectorTestStack.Fixture("hubspot/webhook-batch.json"), ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, hubspot.StatusCode);
+        }
+
+        Assert.DoesNotContain(stack.Read(Topics.CrmAccounts), r => r.Key != "1246979"); // only HubSpot's deletion so far
+
+        var reader = new FakeReader(new()
+        {
+            ["001RM000004UF9sYAG"] = """{"Name":"Edge Communications","BillingCountryCode":"GB"}""",
+            ["1246978"] = """{"name":"Biglytics","country":"US"}""",
+        });
+        var consumer = new Confluent.Kafka.ConsumerConfig { BootstrapServers = stack.Cluster.BootstrapServers };
+        using var runtime = new Streaming.Producers.Hosting.ConnectorRuntime(new Streaming.Producers.Connectors.ConnectorOptions(),
+            new Confluent.Kafka.ProducerConfig { BootstrapServers = stack.Cluster.BootstrapServers }, stack.Client,
+            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, crmReader: reader);
+        await runtime.StartAsync(consumer, ct);
+        var worker = new CrmReReadWorker(runtime, consumer);
+
+        Assert.Equal(3, await worker.RunOnceAsync(ct)); // the account, the company; the deal is gone (the reader does not know it)
+        Assert.Equal(0, await worker.RunOnceAsync(ct));
+
+        var accounts = stack.Read(Topics.CrmAccounts).Select(stack.Value<CrmAccount>).ToList();
+        var edge = Assert.Single(accounts, a => a.accountId == "001RM000004UF9sYAG");
+        Assert.Equal(("Edge Communications", "GB", "GAP_UPDATE", "15", "/data/ChangeEvents:15"), (edge.name, edge.billingCountry, edge.changeType, edge.replayId, edge.eventId));
+        Assert.Equal("Biglytics", Assert.Single(accounts, a => a.accountId == "1246978").name);
+        var statuses = stack.Read(Topics.ConnectorCheckpoints).Select(stack.Value<ConnectorCheckpoint>)
+            .Where(c => c.connectorId.Contains("-reread:", StringComparison.Ordinal))
+            .GroupBy(c => c.connectorId).ToDictionary(g => g.Key, g => g.Last().details["status"]);
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["salesforce-reread:Account:001RM000004UF9sYAG"] = "done",
+            ["hubspot-reread:companies:1246978"] = "done",
+            ["hubspot-reread:deals:5503207"] = "gone",
+        }, statuses);
+    }
 }

@@ -32,6 +32,10 @@ public sealed class ConnectorOptions
     [Range(0, 10_000_000)]
     public int DedupeSeedPerPartition { get; set; } = 50_000;
 
+    /// <summary>Seconds between passes of the CRM re-read worker over pending re-reads (runs only when a CRM reader is configured).</summary>
+    [Range(1, 86_400)]
+    public int ReReadIntervalSeconds { get; set; } = 60;
+
     /// <summary>Stripe settings.</summary>
     public StripeConnectorOptions Stripe { get; set; } = new();
 

@@ -74,10 +74,12 @@ public static class HubSpotEventMapper
             records.Add(snapshot ?? runtime.Checkpoint(ReReadCheckpointId(plural, objectId), eventId, eventId, new Dictionary<string, string>
             {
                 ["status"] = "pending",
+                ["eventId"] = eventId,
                 ["system"] = "HUBSPOT",
                 ["objectType"] = plural,
                 ["objectId"] = objectId,
                 ["subscriptionType"] = subscription,
+                ["propertyName"] = e.Str("propertyName") ?? "",
                 ["portalId"] = e.Str("portalId") ?? "",
                 ["occurredAt"] = change.CommitTimestamp.ToString("O", CultureInfo.InvariantCulture),
             }));

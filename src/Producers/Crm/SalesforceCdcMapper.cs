@@ -164,6 +164,7 @@ public static class SalesforceCdcMapper
         => runtime.Checkpoint(ReReadCheckpointId(entity, id), e.ReplayId ?? e.EventId, e.EventId, new Dictionary<string, string>
         {
             ["status"] = "pending",
+            ["eventId"] = e.EventId,
             ["system"] = "SALESFORCE",
             ["entity"] = entity,
             ["recordId"] = id,

@@ -10,7 +10,14 @@ namespace Streaming.Producers.Edge;
 public static class CheckpointReader
 {
     /// <summary>The newest checkpoint stored under <paramref name="connectorId"/>, or null when there is none.</summary>
-    public static Task<ConnectorCheckpoint?> ReadLatestAsync(ConsumerConfig consumerConfig, ISchemaRegistryClient registry, string connectorId, TimeSpan timeout, CancellationToken ct)
+    public static async Task<ConnectorCheckpoint?> ReadLatestAsync(ConsumerConfig consumerConfig, ISchemaRegistryClient registry, string connectorId, TimeSpan timeout, CancellationToken ct)
+    {
+        var all = await ReadAllLatestAsync(consumerConfig, registry, id => id == connectorId, timeout, ct).ConfigureAwait(false);
+        return all.GetValueOrDefault(connectorId);
+    }
+
+    /// <summary>The newest checkpoint of every key that <paramref name="include"/> accepts (a null value, a tombstone, removes the key).</summary>
+    public static Task<Dictionary<string, ConnectorCheckpoint>> ReadAllLatestAsync(ConsumerConfig consumerConfig, ISchemaRegistryClient registry, Func<string, bool> include, TimeSpan timeout, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(consumerConfig);
         return Task.Run(() =>
@@ -38,7 +45,7 @@ public static class CheckpointReader
 
             var open = ends.Where(e => e.Value > 0).Select(e => e.Key).ToHashSet();
             consumer.Assign(open.Select(p => new TopicPartitionOffset(Topics.ConnectorCheckpoints, p, Offset.Beginning)));
-            ConnectorCheckpoint? latest = null;
+            var latest = new Dictionary<string, ConnectorCheckpoint>(StringComparer.Ordinal);
             var deadline = DateTime.UtcNow + timeout;
             while (open.Count > 0)
             {
@@ -54,9 +61,16 @@ public static class CheckpointReader
                     continue;
                 }
 
-                if (!r.IsPartitionEOF && r.Message.Key == connectorId)
+                if (!r.IsPartitionEOF && r.Message.Key is { } key && include(key))
                 {
-                    latest = r.Message.Value is null ? null : serdes.DeserializeValue(r.Message.Value, r.Topic);
+                    if (r.Message.Value is null)
+                    {
+                        latest.Remove(key);
+                    }
+                    else
+                    {
+                        latest[key] = serdes.DeserializeValue(r.Message.Value, r.Topic);
+                    }
                 }
 
                 if (r.IsPartitionEOF || r.Offset.Value + 1 >= ends[r.Partition.Value])

@@ -65,6 +65,7 @@ public sealed class ConnectorHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly CancellationTokenSource _stopping = new();
     private Task _poller = Task.CompletedTask;
+    private Task _reReads = Task.CompletedTask;
     private HttpClient? _pollerHttp;
     private HttpClient? _crmHttp;
 
@@ -127,6 +128,11 @@ public sealed class ConnectorHost : IAsyncDisposable
                 host.StartPoller(settings.Consumer);
             }
 
+            if (crmReader is not null)
+            {
+                host.StartReReads(settings.Consumer);
+            }
+
             return host;
         }
         catch
@@ -173,11 +179,38 @@ public sealed class ConnectorHost : IAsyncDisposable
         });
     }
 
+    private void StartReReads(ConsumerConfig consumer)
+    {
+        var log = Runtime.LoggerFactory.CreateLogger<CrmReReadWorker>();
+        var worker = new CrmReReadWorker(Runtime, consumer);
+        var interval = TimeSpan.FromSeconds(Runtime.Options.ReReadIntervalSeconds);
+        _reReads = Task.Run(async () =>
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(interval, _stopping.Token).ConfigureAwait(false);
+                    await worker.RunOnceAsync(_stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex) when (ex is EdgeUnavailableException or KafkaException or TimeoutException or InvalidOperationException || VendorPayloadException.IsMappingFailure(ex))
+                {
+                    log.LogError("CRM re-read pass failed ({Type}: {Reason}); next pass in {Interval}", ex.GetType().Name, ex.Message, interval);
+                }
+            }
+        });
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _poller.ConfigureAwait(false);
+        await _reReads.ConfigureAwait(false);
         _pollerHttp?.Dispose();
         _crmHttp?.Dispose();
         _stopping.Dispose();
