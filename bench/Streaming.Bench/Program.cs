@@ -3,6 +3,7 @@ using Streaming.Bench.Raw;
 using Streaming.Bench.Registry;
 using Streaming.Bench.Usage;
 using Streaming.Bench.Sink;
+using Streaming.Bench.Webhooks;
 
 // Streaming.Bench: load harness (one subcommand per scenario) and BenchmarkDotNet micro-benchmarks. See BENCHMARKS.md.
 const string usage = $"""
@@ -15,6 +16,8 @@ const string usage = $"""
     {UsageOptions.Usage}
 
     {SinkBenchOptions.Usage}
+
+    {WebhooksOptions.Usage}
 
     micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
     """;
@@ -37,6 +40,7 @@ try
         "micro" => MicroCommand.Run(args[1..]),
         "registry" => await RegistryBenchmark.RunAsync(RegistryBenchOptions.Parse(args[1..]), cancel.Token),
         "sink" => await SinkBenchmark.RunAsync(SinkBenchOptions.Parse(args[1..]), cancel.Token),
+        "webhooks" => await WebhooksCommand.RunAsync(WebhooksOptions.Parse(args[1..]), cancel.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

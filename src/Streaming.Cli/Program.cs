@@ -7,6 +7,7 @@ var root = new RootCommand("streaming — CRM, billing and ERP kept in step over
 {
     UpCommand.Create(),
     SinkCommand.Create(),
+    ConnectorsCommand.Create(),
     TopicsCommand.Create(ct => Task.FromResult<IMockTopicCreator>(EmbeddedKafkaCluster.Start())),
     SchemasCommand.Create(),
     RegistryCommand.Create(),

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Streaming.Cli.Up;
 using Streaming.Platform.Configuration;
 using Streaming.Platform.Topics;
+using Streaming.Producers.Connectors;
 
 namespace Streaming.Cli.Commands;
 
@@ -23,12 +24,13 @@ public static class UpCommand
         var demo = new Option<bool>("--demo") { Description = "Produce the demo quote-to-cash month, wait until it is posted, print the summary and stop." };
         var ledger = new Option<string?>("--ledger") { Description = "SQLite ledger file (default: Ledger:SqlitePath, state/ledger.db); created if missing, never emptied." };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the pipeline to start and to catch up.", DefaultValueFactory = _ => 120 };
+        var urls = ConnectorsCommand.UrlsOption();
         var command = new Command("up", "Start the stack (embedded unless Kafka:BootstrapServers is set) and the pipeline; Ctrl-C stops it.")
         {
-            demo, ledger, timeout,
+            demo, ledger, timeout, urls,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(demo), parse.GetValue(ledger), parse.GetValue(timeout),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct, urls: parse.GetValue(urls)));
         return command;
     }
 
@@ -37,12 +39,16 @@ public static class UpCommand
         .SetBasePath(Directory.GetCurrentDirectory())
         .AddJsonFile("appsettings.json", optional: true)
         .AddEnvironmentVariables("STREAMING_")
+        .AddConnectorEnvironment()
         .AddStreamingEnvironment()
         .Build();
 
-    /// <summary>The action: 0 on success, 1 when the pipeline failed, 2 on bad configuration.</summary>
+    /// <summary>
+    /// The action: 0 on success, 1 when the pipeline failed, 2 on bad configuration. Without <paramref name="demo"/> and with
+    /// <paramref name="urls"/> (the CLI passes http://127.0.0.1:8080 unless --urls says otherwise) the connector HTTP host runs too.
+    /// </summary>
     public static async Task<int> RunAsync(bool demo, string? ledgerPath, int timeoutSeconds, TextWriter output, TextWriter error, CancellationToken ct,
-        IConfiguration? configurationOverride = null)
+        IConfiguration? configurationOverride = null, string? urls = null)
     {
         var configuration = configurationOverride ?? LoadConfiguration();
         var failures = new List<string>();
@@ -50,6 +56,16 @@ public static class UpCommand
         var registry = Bind(() => configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator()));
         var embedded = Bind(() => configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section));
         var ledger = Bind(() => configuration.BindValidated<LedgerOptions>(LedgerOptions.Section));
+        ConnectorOptions? connectors = null;
+        try
+        {
+            connectors = ConnectorOptions.Bind(configuration);
+        }
+        catch (InvalidOperationException ex)
+        {
+            failures.Add(ex.Message);
+        }
+
         if (kafka is { UseEmbedded: false } && registry is { UseEmbedded: true })
         {
             failures.Add("SchemaRegistry:Url (or SCHEMA_REGISTRY_URL) must be set when Kafka:BootstrapServers is: the embedded registry keeps "
@@ -111,6 +127,9 @@ public static class UpCommand
         try
         {
             await using var stack = await StackRuntime.StartAsync(kafka, registry, embedded, schemasDir, TopicManifest.LoadEmbedded(), loggerFactory, output, ct);
+            await using var connectorHost = !demo && urls is not null && connectors is not null
+                ? await ConnectorsCommand.StartHostAsync(stack, connectors, urls, loggerFactory, output, ct)
+                : null;
             var runner = new PipelineRunner(stack, loggerFactory, output);
             var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger);
             if (summary is not null)

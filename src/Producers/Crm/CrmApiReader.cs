@@ -1,0 +1,174 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Streaming.Contracts.Crm;
+using Streaming.Producers.Connectors;
+
+namespace Streaming.Producers.Crm;
+
+/// <summary>
+/// Re-reads CRM records over the vendors' REST APIs: HubSpot CRM v3 (<c>GET /crm/v3/objects/{companies|deals}/{id}</c> with the
+/// properties the mapping uses and, for deals, the associated companies) and Salesforce REST
+/// (<c>GET /services/data/{version}/sobjects/{entity}/{id}</c>, every field). A 404 means the record is gone (left out of the
+/// answer); a rate limit, server error, network error or missing credentials answer null, so the caller records a pending
+/// re-read instead of losing the change. Tokens are sent, never logged.
+/// </summary>
+public sealed class CrmApiReader(HttpClient http, ConnectorOptions options, ILogger logger) : ICrmRecordReader
+{
+    private static readonly string CompanyProperties = "name,country,hs_parent_company_id";
+    private static readonly string DealProperties = "dealname,dealstage,amount,closedate,deal_currency_code,hs_is_closed_won";
+
+    /// <summary>True when at least one vendor API is configured.</summary>
+    public static bool Configured(ConnectorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return HasToken(options.HubSpot.AccessToken, options.HubSpot.AccessTokenFile)
+            || (!string.IsNullOrWhiteSpace(options.Salesforce.InstanceUrl) && HasToken(options.Salesforce.AccessToken, options.Salesforce.AccessTokenFile));
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, JsonElement>?> ReadAsync(CrmSourceSystem system, string objectType, IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var result = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var id in ids)
+        {
+            var (found, fields) = system == CrmSourceSystem.HUBSPOT
+                ? await HubSpotAsync(objectType, id, ct).ConfigureAwait(false)
+                : await SalesforceAsync(objectType, id, ct).ConfigureAwait(false);
+            if (!found.HasValue)
+            {
+                return null;
+            }
+
+            if (found.Value)
+            {
+                result[id] = fields;
+            }
+        }
+
+        return result;
+    }
+
+    private async Task<(bool? Found, JsonElement Fields)> HubSpotAsync(string objectType, string id, CancellationToken ct)
+    {
+        var token = Token(options.HubSpot.AccessToken, options.HubSpot.AccessTokenFile);
+        if (token is null || objectType is not ("companies" or "deals"))
+        {
+            return (null, default);
+        }
+
+        var query = objectType == "companies" ? $"properties={CompanyProperties}" : $"properties={DealProperties}&associations=companies";
+        using var doc = await GetAsync($"{options.HubSpot.ApiBaseUrl.TrimEnd('/')}/crm/v3/objects/{objectType}/{Uri.EscapeDataString(id)}?{query}", token, "HubSpot", ct).ConfigureAwait(false);
+        if (doc.Status != HttpStatusCode.OK)
+        {
+            return (doc.Status == HttpStatusCode.NotFound ? false : null, default);
+        }
+
+        // Flatten: the properties, plus the first associated company as associatedcompanyid.
+        var flat = new JsonObject();
+        if (doc.Json!.RootElement.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var p in properties.EnumerateObject())
+            {
+                flat[p.Name] = JsonNode.Parse(p.Value.GetRawText());
+            }
+        }
+
+        if (doc.Json.RootElement.TryGetProperty("associations", out var associations)
+            && associations.TryGetProperty("companies", out var companies)
+            && companies.TryGetProperty("results", out var results)
+            && results.ValueKind == JsonValueKind.Array && results.GetArrayLength() > 0
+            && results[0].TryGetProperty("id", out var companyId))
+        {
+            flat["associatedcompanyid"] = companyId.ValueKind == JsonValueKind.String ? companyId.GetString() : companyId.GetRawText();
+        }
+
+        return (true, JsonDocument.Parse(flat.ToJsonString()).RootElement.Clone());
+    }
+
+    private async Task<(bool? Found, JsonElement Fields)> SalesforceAsync(string entity, string id, CancellationToken ct)
+    {
+        var token = Token(options.Salesforce.AccessToken, options.Salesforce.AccessTokenFile);
+        if (token is null || string.IsNullOrWhiteSpace(options.Salesforce.InstanceUrl) || id == "*")
+        {
+            return (null, default);
+        }
+
+        var url = $"{options.Salesforce.InstanceUrl.TrimEnd('/')}/services/data/{options.Salesforce.ApiVersion}/sobjects/{Uri.EscapeDataString(entity)}/{Uri.EscapeDataString(id)}";
+        using var doc = await GetAsync(url, token, "Salesforce", ct).ConfigureAwait(false);
+        return doc.Status switch
+        {
+            HttpStatusCode.OK => (true, doc.Json!.RootElement.Clone()),
+            HttpStatusCode.NotFound => (false, default),
+            _ => (null, default),
+        };
+    }
+
+    private sealed class Answer(HttpStatusCode status, JsonDocument? json) : IDisposable
+    {
+        public HttpStatusCode Status { get; } = status;
+
+        public JsonDocument? Json { get; } = json;
+
+        public void Dispose() => Json?.Dispose();
+    }
+
+    private async Task<Answer> GetAsync(string url, string token, string vendor, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        try
+        {
+            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                if (response.StatusCode != HttpStatusCode.NotFound)
+                {
+                    logger.LogWarning("{Vendor} re-read answered {Status}; the change is recorded as a pending re-read", vendor, (int)response.StatusCode);
+                }
+
+                return new Answer(response.StatusCode, null);
+            }
+
+            var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                return new Answer(HttpStatusCode.OK, await JsonDocument.ParseAsync(stream, cancellationToken: ct).ConfigureAwait(false));
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            logger.LogWarning("{Vendor} re-read failed ({Type}); the change is recorded as a pending re-read", vendor, ex.GetType().Name);
+            return new Answer(HttpStatusCode.ServiceUnavailable, null);
+        }
+    }
+
+    private static bool HasToken(string? token, string? file) => !string.IsNullOrWhiteSpace(token) || !string.IsNullOrWhiteSpace(file);
+
+    /// <summary>The token from its file when one is named (read each time: a refreshed token is picked up), else the configured value.</summary>
+    private static string? Token(string? token, string? file)
+    {
+        if (!string.IsNullOrWhiteSpace(file))
+        {
+            try
+            {
+                var value = File.ReadAllText(file).Trim();
+                return value.Length > 0 ? value : null;
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
+        return string.IsNullOrWhiteSpace(token) ? null : token;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Text.Json;
+using Streaming.Contracts.Crm;
+using Streaming.Producers.Edge;
+using Streaming.Producers.Hosting;
+
+namespace Streaming.Producers.Crm;
+
+/// <summary>
+/// Maps HubSpot webhook deliveries (a JSON array of events: <c>eventId</c>, <c>subscriptionType</c>, <c>objectId</c>,
+/// <c>occurredAt</c>, <c>propertyName</c>/<c>propertyValue</c> for property changes) to CRM records. HubSpot sends at most one
+/// property, so companies and deals are re-read through <see cref="ICrmRecordReader"/> (properties <c>name</c>, <c>country</c>,
+/// <c>hs_parent_company_id</c>; <c>dealname</c>, <c>dealstage</c>, <c>amount</c>, <c>closedate</c>, <c>deal_currency_code</c>,
+/// <c>associatedcompanyid</c>); when it cannot read, a pending re-read is recorded in <c>connect.checkpoints.v1</c> under
+/// <c>hubspot-reread:{type}:{id}</c>. A company deletion marks the account deleted. Contacts have no contract topic yet and are
+/// counted as ignored, as are deal deletions and other object types.
+/// </summary>
+public static class HubSpotEventMapper
+{
+    /// <summary>Checkpoint key of a pending re-read.</summary>
+    public static string ReReadCheckpointId(string objectType, string id) => $"hubspot-reread:{objectType}:{id}";
+
+    /// <summary>Maps one delivery.</summary>
+    /// <exception cref="VendorPayloadException">The body is not an array of events, or an event lacks its id, type or object id.</exception>
+    public static async Task<EdgeBatch> MapAsync(JsonElement root, ConnectorRuntime runtime, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        if (root.ValueKind != JsonValueKind.Array)
+        {
+            throw new VendorPayloadException("the body is not a JSON array of events");
+        }
+
+        var records = new List<EdgeRecord>();
+        var ignored = 0;
+        var received = runtime.Clock.GetUtcNow().UtcDateTime;
+        foreach (var e in root.EnumerateArray())
+        {
+            var eventId = e.ReqStr("eventId", "event");
+            var subscription = e.ReqStr("subscriptionType", "event");
+            var objectId = e.ReqStr("objectId", "event");
+            var dot = subscription.IndexOf('.', StringComparison.Ordinal);
+            var objectType = dot > 0 ? subscription[..dot] : subscription;
+            var action = dot > 0 ? subscription[(dot + 1)..] : "";
+            if (objectType == "object")
+            {
+                objectType = e.Str("objectTypeId") switch { "0-2" => "company", "0-3" => "deal", "0-1" => "contact", var other => other ?? "object" };
+            }
+
+            var change = new CrmChange(CrmSourceSystem.HUBSPOT, eventId, null, subscription,
+                e.Str("propertyName") is { } property ? [property] : [],
+                Json.UnixMillis(e.ReqLong("occurredAt", "event")), received);
+            if (objectType is not ("company" or "deal") || action is "associationChange" || (objectType == "deal" && action == "deletion"))
+            {
+                ignored++;
+                continue;
+            }
+
+            if (action == "deletion")
+            {
+                records.Add(CrmRecords.DeletedAccount(objectId, change));
+                continue;
+            }
+
+            var plural = objectType == "company" ? "companies" : "deals";
+            var read = await runtime.CrmReader.ReadAsync(CrmSourceSystem.HUBSPOT, plural, [objectId], ct).ConfigureAwait(false);
+            EdgeRecord? snapshot = null;
+            if (read is not null && read.TryGetValue(objectId, out var properties))
+            {
+                snapshot = objectType == "company"
+                    ? CrmRecords.HubSpotCompany(objectId, properties, change)
+                    : CrmRecords.HubSpotDeal(objectId, properties, change, runtime.Options.HubSpot.DefaultCurrency);
+            }
+
+            records.Add(snapshot ?? runtime.Checkpoint(ReReadCheckpointId(plural, objectId), eventId, eventId, new Dictionary<string, string>
+            {
+                ["status"] = "pending",
+                ["eventId"] = eventId,
+                ["system"] = "HUBSPOT",
+                ["objectType"] = plural,
+                ["objectId"] = objectId,
+                ["subscriptionType"] = subscription,
+                ["propertyName"] = e.Str("propertyName") ?? "",
+                ["portalId"] = e.Str("portalId") ?? "",
+                ["occurredAt"] = change.CommitTimestamp.ToString("O", CultureInfo.InvariantCulture),
+            }));
+        }
+
+        return new EdgeBatch(records, ignored);
+    }
+}
