@@ -291,7 +291,8 @@ public readonly record struct UsageBatchResult(int Delivered, int Failed, Error?
 
 /// <summary>
 /// A group of records admitted together (room reserved up front). <see cref="Add"/> queues them; <see cref="CompleteAsync"/>
-/// releases unused room and completes when Kafka has acknowledged (or failed) every one of them.
+/// releases unused room and completes when Kafka has acknowledged (or failed) every one of them. Adding is meant for one
+/// thread at a time (one request, one producer loop); delivery reports may arrive on any thread.
 /// </summary>
 public sealed class UsageBatch
 {

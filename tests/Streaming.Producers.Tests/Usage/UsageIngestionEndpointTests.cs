@@ -40,7 +40,8 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         }
     }
 
-    private async Task<Host> StartAsync(string topic, Action<ProducerConfig>? producer = null, UsageEndpointOptions? options = null, CapturingLogger? log = null)
+    private async Task<Host> StartAsync(string topic, Action<ProducerConfig>? producer = null, UsageEndpointOptions? options = null, CapturingLogger? log = null,
+        Action<UsageEndpointOptions>? configure = null)
     {
         var config = stack.ProducerConfig();
         producer?.Invoke(config);
@@ -58,6 +59,11 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         if (options is not null)
         {
             builder.Services.AddSingleton(options);
+        }
+
+        if (configure is not null)
+        {
+            builder.Services.Configure(configure);
         }
 
         var app = builder.Build();
@@ -187,6 +193,19 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, chunked.StatusCode);
         Assert.Equal(HttpStatusCode.OK, small.StatusCode);
         Assert.Equal(1, host.Ingestor.Enqueued);
+    }
+
+    [Fact]
+    public async Task Options_configured_through_the_options_pattern_apply()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        await using var host = await StartAsync(topic, configure: o => o.MaxBodyBytes = 100);
+
+        using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(1)), ct);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("larger than 100 bytes", (await Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
