@@ -234,7 +234,13 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         // A tiny librdkafka queue (4 messages) caps the ingestor; slow brokers keep the first batch unacknowledged.
         await using var host = await StartAsync(topic, c => c.QueueBufferingMaxMessages = 4);
         Assert.Equal(4, host.Ingestor.Capacity);
-        stack.SetRoundTripTime(TimeSpan.FromMilliseconds(1500));
+        // Connected first (metadata, producer id), so the delay below holds back only the produce requests.
+        using (var warm = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(0)), ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        }
+
+        stack.SetRoundTripTime(TimeSpan.FromSeconds(3));
         Task<HttpResponseMessage> first;
         try
         {
@@ -249,7 +255,7 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
 
             Assert.Equal((HttpStatusCode)429, refused.StatusCode);
             Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
-            Assert.Equal(3, host.Ingestor.Enqueued);
+            Assert.Equal(4, host.Ingestor.Enqueued);
             Assert.False(first.IsCompleted); // answered only after Kafka acknowledges
         }
         finally
@@ -261,7 +267,7 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
         using var retried = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(4), Line(5))), ct);
         Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
-        Assert.Equal(["use_1", "use_2", "use_3", "use_4", "use_5"], stack.ReadAll(topic, 5, ct).Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
+        Assert.Equal(["use_0", "use_1", "use_2", "use_3", "use_4", "use_5"], stack.ReadAll(topic, 6, ct).Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
     }
 
     [Fact]
