@@ -166,7 +166,7 @@ public sealed class UsageIngestor : IDisposable
     }, cancellationToken);
 
     /// <summary>
-    /// The rules every usage record meets whichever way it enters (the NDJSON parser applies the same ones per line):
+    /// The rules every usage record meets whichever way it enters (the NDJSON parser applies these and stricter ones per line):
     /// ids and meter present and not blank, quantity not negative. The encoder adds the decimal(18,6) check.
     /// </summary>
     /// <exception cref="ArgumentException">Naming the field at fault.</exception>
