@@ -66,13 +66,16 @@ public static class UsageIngestionEndpoint
     /// <summary>Request header carrying the caller's correlation id (echoed in the response; a new one is made when absent).</summary>
     public const string CorrelationHeader = "X-Correlation-Id";
 
-    /// <summary>Maps the endpoint with the <see cref="UsageIngestor"/> (and, if registered, <see cref="UsageEndpointOptions"/>) from the host's services.</summary>
+    /// <summary>
+    /// Maps the endpoint with the <see cref="UsageIngestor"/> from the host's services, and the <see cref="UsageEndpointOptions"/>
+    /// registered as a singleton or through the options pattern (<c>IOptions&lt;UsageEndpointOptions&gt;</c>), else the defaults.
+    /// </summary>
     public static IEndpointConventionBuilder MapUsageIngestion(this IEndpointRouteBuilder endpoints, string pattern = Route)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         var services = endpoints.ServiceProvider;
-        return endpoints.MapUsageIngestion(services.GetRequiredService<UsageIngestor>(), services.GetService<UsageEndpointOptions>(),
-            services.GetService<ILoggerFactory>(), pattern);
+        var options = services.GetService<UsageEndpointOptions>() ?? services.GetService<Microsoft.Extensions.Options.IOptions<UsageEndpointOptions>>()?.Value;
+        return endpoints.MapUsageIngestion(services.GetRequiredService<UsageIngestor>(), options, services.GetService<ILoggerFactory>(), pattern);
     }
 
     /// <summary>Maps the endpoint over <paramref name="ingestor"/>.</summary>

@@ -106,6 +106,7 @@ public sealed class UsageIngestor : IDisposable
     /// </summary>
     public bool TryEnqueue(in UsageRecord record, UsageContext? context = null)
     {
+        Validate(record);
         var value = _encoder.Encode(record);
         var key = Encoding.UTF8.GetBytes(record.SubscriptionItemId);
         return TryProduceReserving(key, value, (context ?? _defaultContext).Headers);
@@ -114,6 +115,7 @@ public sealed class UsageIngestor : IDisposable
     /// <summary>Queues one record, waiting (asynchronously) while the ingestor is at capacity.</summary>
     public async ValueTask EnqueueAsync(UsageRecord record, UsageContext? context = null, CancellationToken cancellationToken = default)
     {
+        Validate(record);
         var value = _encoder.Encode(record);
         var key = Encoding.UTF8.GetBytes(record.SubscriptionItemId);
         var headers = (context ?? _defaultContext).Headers;
@@ -162,6 +164,32 @@ public sealed class UsageIngestor : IDisposable
             throw new KafkaException(error);
         }
     }, cancellationToken);
+
+    /// <summary>
+    /// The rules every usage record meets whichever way it enters (the NDJSON parser applies these and stricter ones per line):
+    /// ids and meter present and not blank, quantity not negative. The encoder adds the decimal(18,6) check.
+    /// </summary>
+    /// <exception cref="ArgumentException">Naming the field at fault.</exception>
+    public static void Validate(in UsageRecord record)
+    {
+        static void Required(string? value, string field)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                throw new ArgumentException($"{field} is required and must not be blank.", field);
+            }
+        }
+
+        Required(record.UsageEventId, nameof(UsageRecord.UsageEventId));
+        Required(record.SubscriptionItemId, nameof(UsageRecord.SubscriptionItemId));
+        Required(record.CustomerId, nameof(UsageRecord.CustomerId));
+        Required(record.Meter, nameof(UsageRecord.Meter));
+        Required(record.Source, nameof(UsageRecord.Source));
+        if (record.Quantity < 0)
+        {
+            throw new ArgumentException("Quantity must not be negative.", nameof(UsageRecord.Quantity));
+        }
+    }
 
     /// <summary>Produces an encoded record whose room is already reserved, waiting for librdkafka's queue if it is full.</summary>
     internal bool ProduceReserved(byte[] key, byte[] value, Headers headers, Action<DeliveryReport<byte[], byte[]>> onDelivery, out Error? error)
@@ -291,7 +319,8 @@ public readonly record struct UsageBatchResult(int Delivered, int Failed, Error?
 
 /// <summary>
 /// A group of records admitted together (room reserved up front). <see cref="Add"/> queues them; <see cref="CompleteAsync"/>
-/// releases unused room and completes when Kafka has acknowledged (or failed) every one of them.
+/// releases unused room and completes when Kafka has acknowledged (or failed) every one of them. Adding is meant for one
+/// thread at a time (one request, one producer loop); delivery reports may arrive on any thread.
 /// </summary>
 public sealed class UsageBatch
 {
@@ -319,8 +348,12 @@ public sealed class UsageBatch
     public int Count => _added;
 
     /// <summary>Encodes and queues one record in the reserved room; throws when more records are added than reserved.</summary>
-    /// <exception cref="ArgumentException">The record cannot be encoded (validate before adding).</exception>
-    public void Add(in UsageRecord record) => AddEncoded(Encoding.UTF8.GetBytes(record.SubscriptionItemId), _ingestor.Encoder.Encode(record));
+    /// <exception cref="ArgumentException">The record breaks <see cref="UsageIngestor.Validate"/> or does not fit the schema; nothing was queued.</exception>
+    public void Add(in UsageRecord record)
+    {
+        UsageIngestor.Validate(record);
+        AddEncoded(Encoding.UTF8.GetBytes(record.SubscriptionItemId), _ingestor.Encoder.Encode(record));
+    }
 
     internal void AddEncoded(byte[] key, byte[] value)
     {

@@ -29,12 +29,28 @@ public static class MasterDataCommand
         var directory = new Argument<DirectoryInfo>("dir") { Description = "Directory with legal-entities, products (+ prices, price-tiers in CSV), tax-rules, gl-mappings and account-links, each .csv or .json." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Read and check only; produce nothing." };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for Kafka to acknowledge every record.", DefaultValueFactory = _ => 60 };
+        var bootstrap = new Option<string?>("--bootstrap-servers")
+        {
+            Description = $"Kafka bootstrap servers (default: Kafka:BootstrapServers / ${TopicsCommand.BootstrapServersEnvironmentVariable}; when neither is set, a short-lived embedded cluster).",
+        };
         var load = new Command("load", "Check referential integrity (every mapped account, entity and product exists), then produce to the md.* topics.")
         {
-            directory, dryRun, timeout,
+            directory, dryRun, timeout, bootstrap,
         };
-        load.SetAction((parse, ct) => LoadAsync(parse.GetValue(directory)!.FullName, parse.GetValue(dryRun), parse.GetValue(timeout),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
+        load.SetAction((parse, ct) =>
+        {
+            IConfiguration? configuration = null;
+            if (parse.GetValue(bootstrap) is { Length: > 0 } servers)
+            {
+                configuration = new ConfigurationBuilder()
+                    .AddConfiguration(UpCommand.LoadConfiguration())
+                    .AddInMemoryCollection(new Dictionary<string, string?> { [$"{KafkaOptions.Section}:{nameof(KafkaOptions.BootstrapServers)}"] = servers })
+                    .Build();
+            }
+
+            return LoadAsync(parse.GetValue(directory)!.FullName, parse.GetValue(dryRun), parse.GetValue(timeout),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct, configuration);
+        });
         return new Command("masterdata", "Master data (legal entities, products, tax rules, GL mappings, account links).") { load };
     }
 

@@ -40,7 +40,8 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         }
     }
 
-    private async Task<Host> StartAsync(string topic, Action<ProducerConfig>? producer = null, UsageEndpointOptions? options = null, CapturingLogger? log = null)
+    private async Task<Host> StartAsync(string topic, Action<ProducerConfig>? producer = null, UsageEndpointOptions? options = null, CapturingLogger? log = null,
+        Action<UsageEndpointOptions>? configure = null)
     {
         var config = stack.ProducerConfig();
         producer?.Invoke(config);
@@ -58,6 +59,11 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         if (options is not null)
         {
             builder.Services.AddSingleton(options);
+        }
+
+        if (configure is not null)
+        {
+            builder.Services.Configure(configure);
         }
 
         var app = builder.Build();
@@ -190,6 +196,19 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     }
 
     [Fact]
+    public async Task Options_configured_through_the_options_pattern_apply()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        await using var host = await StartAsync(topic, configure: o => o.MaxBodyBytes = 100);
+
+        using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(1)), ct);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("larger than 100 bytes", (await Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_batch_without_one_valid_line_gets_400_with_the_report()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -215,7 +234,13 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         // A tiny librdkafka queue (4 messages) caps the ingestor; slow brokers keep the first batch unacknowledged.
         await using var host = await StartAsync(topic, c => c.QueueBufferingMaxMessages = 4);
         Assert.Equal(4, host.Ingestor.Capacity);
-        stack.SetRoundTripTime(TimeSpan.FromMilliseconds(1500));
+        // Connected first (metadata, producer id), so the delay below holds back only the produce requests.
+        using (var warm = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(0)), ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        }
+
+        stack.SetRoundTripTime(TimeSpan.FromSeconds(3));
         Task<HttpResponseMessage> first;
         try
         {
@@ -230,7 +255,7 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
 
             Assert.Equal((HttpStatusCode)429, refused.StatusCode);
             Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
-            Assert.Equal(3, host.Ingestor.Enqueued);
+            Assert.Equal(4, host.Ingestor.Enqueued);
             Assert.False(first.IsCompleted); // answered only after Kafka acknowledges
         }
         finally
@@ -242,7 +267,7 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
         using var retried = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(4), Line(5))), ct);
         Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
-        Assert.Equal(["use_1", "use_2", "use_3", "use_4", "use_5"], stack.ReadAll(topic, 5, ct).Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
+        Assert.Equal(["use_0", "use_1", "use_2", "use_3", "use_4", "use_5"], stack.ReadAll(topic, 6, ct).Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -87,6 +87,23 @@ public sealed class UsageIngestorTests(UsageStack stack) : IClassFixture<UsageSt
     }
 
     [Fact]
+    public async Task An_invalid_record_is_refused_naming_the_field_and_nothing_is_queued()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(1);
+        using var ingestor = await UsageIngestor.CreateAsync(stack.ProducerConfig(), stack.Client, new UsageIngestorOptions { Topic = topic }, cancellationToken: ct);
+
+        var blankItem = Assert.Throws<ArgumentException>(() => ingestor.TryEnqueue(Record(1) with { SubscriptionItemId = " " }));
+        var negative = await Assert.ThrowsAsync<ArgumentException>(async () => await ingestor.EnqueueAsync(Record(2) with { Quantity = -1m }, cancellationToken: ct));
+        var tooPrecise = Assert.Throws<ArgumentException>(() => ingestor.TryEnqueue(Record(3) with { Quantity = 0.0000001m }));
+
+        Assert.Equal("SubscriptionItemId", blankItem.ParamName);
+        Assert.Equal("Quantity", negative.ParamName);
+        Assert.Contains("decimal(18,6)", tooPrecise.Message, StringComparison.Ordinal);
+        Assert.Equal((0, 0), (ingestor.Enqueued, ingestor.InFlight));
+    }
+
+    [Fact]
     public async Task A_batch_completes_only_after_every_record_is_acknowledged()
     {
         var ct = TestContext.Current.CancellationToken;
