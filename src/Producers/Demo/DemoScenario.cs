@@ -21,8 +21,15 @@ public static class DemoScenario
     /// <summary>Number of billing invoice records the scenario produces.</summary>
     public const int InvoiceRecords = 7;
 
-    /// <summary>Journals the scenario must post: 5 invoices issued, 1 voided, 3 payments, 24 usage accruals.</summary>
-    public const int ExpectedJournals = 33;
+    /// <summary>
+    /// Journals the scenario must post: 5 invoices issued, 1 voided, 3 payments, 24 usage accruals (one per hourly
+    /// window: each window holds one event) and 3 revenue recognitions (November of the three annual subscriptions,
+    /// released up to <see cref="RevenueAsOf"/>).
+    /// </summary>
+    public const int ExpectedJournals = 36;
+
+    /// <summary>The demo releases revenue-schedule periods up to the end of the demo month, whatever the day it runs.</summary>
+    public static readonly DateTime RevenueAsOf = new(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc);
 
     /// <summary>Facts the scenario must quarantine: the invoice of the customer without an account link.</summary>
     public const int ExpectedQuarantined = 1;
@@ -48,6 +55,33 @@ public static class DemoScenario
         // Metered: API calls at USD 0.002 / EUR 0.0018 per call; each accrual is rounded to the cent.
         producer.Produce(Topics.Products, "prod_api", Product("prod_api", "API calls", ProductKind.USAGE, "api_calls",
             ("price_api_calls_usd", "USD", 0.002m), ("price_api_calls_eur", "EUR", 0.0018m)), "md:prod_api");
+
+        // Tax rules per entity and jurisdiction, and a GL mapping for every account role of the journal templates:
+        // the processors' readiness gate holds back any fact whose tax rule or GL mapping is missing.
+        foreach (var (entity, jurisdiction, country, rate) in new[] { ("US01", "US-CA", "US", 0.0725m), ("US01", "US-NY", "US", 0.04m), ("DE01", "DE", "DE", 0.19m) })
+        {
+            producer.Produce(Topics.TaxRules, $"tr_{entity}_{jurisdiction}", new TaxRule
+            {
+                ruleId = $"tr_{entity}_{jurisdiction}", jurisdictionCode = jurisdiction, country = country, rate = Money.Rate(rate), legalEntityId = entity,
+                taxPayableGlAccount = $"2300-{jurisdiction}",
+            }, $"md:{entity}");
+        }
+
+        foreach (var entity in new[] { "US01", "DE01" })
+        {
+            foreach (var (role, account) in new[]
+                     {
+                         (AccountRole.AR, "1100"), (AccountRole.CASH, "1000"), (AccountRole.UNBILLED_RECEIVABLE, "1150"), (AccountRole.TAX_PAYABLE, "2300"),
+                         (AccountRole.DEFERRED_REVENUE, "2400"), (AccountRole.SUBSCRIPTION_REVENUE, "4000"), (AccountRole.USAGE_REVENUE, "4100"),
+                         (AccountRole.SERVICES_REVENUE, "4200"), (AccountRole.PAYMENT_FEES, "6100"),
+                     })
+            {
+                producer.Produce(Topics.GlMappings, $"gl_{entity}_{role}", new GlMapping
+                {
+                    mappingId = $"gl_{entity}_{role}", legalEntityId = entity, accountRole = role, glAccountNumber = account,
+                }, $"md:{entity}");
+            }
+        }
 
         foreach (var c in Customers.Where(c => c.Linked))
         {
