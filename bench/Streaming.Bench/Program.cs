@@ -1,4 +1,5 @@
 using Streaming.Bench.Micro;
+using Streaming.Bench.Processors;
 using Streaming.Bench.Raw;
 
 // Streaming.Bench: load harness (one subcommand per scenario) and BenchmarkDotNet micro-benchmarks. See BENCHMARKS.md.
@@ -6,6 +7,8 @@ const string usage = $"""
     usage: dotnet run -c Release --project bench/Streaming.Bench -- <command> [options]
 
     {RawOptions.Usage}
+
+    {ProcessorsOptions.Usage}
 
     micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
     """;
@@ -25,6 +28,7 @@ try
     {
         "raw" => await RawCommand.RunAsync(RawOptions.Parse(args[1..]), cancel.Token),
         "micro" => MicroCommand.Run(args[1..]),
+        "processors" => await ProcessorsCommand.RunAsync(ProcessorsOptions.Parse(args[1..]), cancel.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

@@ -112,13 +112,46 @@ public sealed class MasterDataLookup
     }
 
     /// <summary>Account link by key, or null.</summary>
-    public AccountLink? Link(string key) => _links.Get(key)?.Value;
+    public AccountLink? Link(string key) => Cached(_linkCache, _links, key);
 
     /// <summary>Legal entity by id, or null.</summary>
-    public LegalEntity? Entity(string id) => _entities.Get(id)?.Value;
+    public LegalEntity? Entity(string id) => Cached(_entityCache, _entities, id);
 
     /// <summary>Product by id, or null.</summary>
-    public Product? Product(string id) => _products.Get(id)?.Value;
+    public Product? Product(string id) => Cached(_productCache, _products, id);
+
+    // The global stores hold bytes: every Get is an Avro deserialization. Values found are reused until the next
+    // refresh (at most RefreshInterval old, like the indexes); a miss is never cached, so late data is seen at once.
+    private readonly Dictionary<string, AccountLink> _linkCache = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LegalEntity> _entityCache = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Product> _productCache = new(StringComparer.Ordinal);
+    private DateTimeOffset _cachedAt = DateTimeOffset.MinValue;
+
+    private T? Cached<T>(Dictionary<string, T> cache, ITimestampedKeyValueStore<string, T> store, string key)
+        where T : class
+    {
+        var now = _clock.GetUtcNow();
+        if (now - _cachedAt > RefreshInterval)
+        {
+            _linkCache.Clear();
+            _entityCache.Clear();
+            _productCache.Clear();
+            _cachedAt = now;
+        }
+
+        if (cache.TryGetValue(key, out var hit))
+        {
+            return hit;
+        }
+
+        var value = store.Get(key)?.Value;
+        if (value is not null)
+        {
+            cache[key] = value;
+        }
+
+        return value;
+    }
 
     /// <summary>The tax rule of an entity for a jurisdiction valid on <paramref name="on"/>, or null.</summary>
     public TaxRule? TaxRule(string entity, string jurisdiction, DateTime on)
