@@ -34,7 +34,8 @@ public sealed class RegistryFixture : IAsyncLifetime
                      (Topics.TaxRules, TaxRule._SCHEMA), (Topics.GlMappings, GlMapping._SCHEMA),
                      (Topics.BillingInvoices, Invoice._SCHEMA), (Topics.BillingPayments, Payment._SCHEMA), (Topics.BillingCreditNotes, CreditNote._SCHEMA),
                      (Topics.BillingUsage, UsageEvent._SCHEMA), (Topics.FinanceEvents, FinanceEvent._SCHEMA), (Topics.Quarantine, QuarantineRecord._SCHEMA),
-                     (Topics.DeadLetters, DeadLetterRecord._SCHEMA),
+                     (Topics.DeadLetters, DeadLetterRecord._SCHEMA), (Topics.CrmAccounts, Streaming.Contracts.Crm.CrmAccount._SCHEMA),
+                     (Topics.CrmOpportunities, Streaming.Contracts.Crm.CrmOpportunity._SCHEMA), (Topics.FinanceOrders, FinanceOrder._SCHEMA),
                  })
         {
             await Client.RegisterSchemaAsync(Topics.ValueSubject(topic), new Schema(schema.ToString(), SchemaType.Avro));
@@ -71,6 +72,9 @@ public sealed class FinanceTopologyDriver : IDisposable
         Payments = _driver.CreateInputTopic(Topics.BillingPayments, serdes.Key, serdes.Avro<Payment>());
         CreditNotes = _driver.CreateInputTopic(Topics.BillingCreditNotes, serdes.Key, serdes.Avro<CreditNote>());
         Usage = _driver.CreateInputTopic(Topics.BillingUsage, serdes.Key, serdes.Avro<UsageEvent>());
+        CrmAccounts = _driver.CreateInputTopic(Topics.CrmAccounts, serdes.Key, serdes.Avro<Streaming.Contracts.Crm.CrmAccount>());
+        Opportunities = _driver.CreateInputTopic(Topics.CrmOpportunities, serdes.Key, serdes.Avro<Streaming.Contracts.Crm.CrmOpportunity>());
+        Orders = _driver.CreateOutputTopic(Topics.FinanceOrders, TimeSpan.FromSeconds(1), serdes.Key, serdes.Avro<FinanceOrder>());
         FinanceEvents = _driver.CreateOutputTopic(Topics.FinanceEvents, TimeSpan.FromSeconds(1), serdes.Key, serdes.Avro<FinanceEvent>());
         Quarantine = _driver.CreateOutputTopic(Topics.Quarantine, TimeSpan.FromSeconds(1), serdes.Key, serdes.Avro<QuarantineRecord>());
     }
@@ -101,6 +105,15 @@ public sealed class FinanceTopologyDriver : IDisposable
 
     /// <summary>billing.usage.v1</summary>
     public TestInputTopic<string, UsageEvent> Usage { get; }
+
+    /// <summary>crm.accounts.v1</summary>
+    public TestInputTopic<string, Streaming.Contracts.Crm.CrmAccount> CrmAccounts { get; }
+
+    /// <summary>crm.opportunities.v1</summary>
+    public TestInputTopic<string, Streaming.Contracts.Crm.CrmOpportunity> Opportunities { get; }
+
+    /// <summary>finance.orders.v1</summary>
+    public TestOutputTopic<string, FinanceOrder> Orders { get; }
 
     /// <summary>finance.events.v1</summary>
     public TestOutputTopic<string, FinanceEvent> FinanceEvents { get; }

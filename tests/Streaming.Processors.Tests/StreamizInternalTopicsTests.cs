@@ -19,11 +19,12 @@ public sealed class StreamizInternalTopicsTests
 
         var internals = StreamizInternalTopics.For(builder.Build(), FinanceMappingTopology.ApplicationId, TopicManifest.LoadEmbedded());
 
-        // Master data is global (no internal topics); the three processor stores need changelogs, credit notes a repartition topic.
+        // Master data is global (no internal topics); the four processor stores need changelogs, credit notes a repartition topic.
         Assert.Equal(
             [
                 ($"{FinanceMappingTopology.ApplicationId}-credit-notes-by-invoice-repartition", 6),
                 ($"{FinanceMappingTopology.ApplicationId}-finance-invoices-changelog", 6),
+                ($"{FinanceMappingTopology.ApplicationId}-finance-orders-changelog", 6),
                 ($"{FinanceMappingTopology.ApplicationId}-finance-payments-changelog", 6),
                 ($"{FinanceMappingTopology.ApplicationId}-usage-windows-changelog", 12),
             ],

@@ -81,7 +81,19 @@ public static class FinanceMappingTopology
         Map(payments, serdes, options, PaymentStore, "payment");
 
         Usage.UsageAccrualTopology.ConfigureTopology(builder, serdes, masterData, options);
+
+        var opportunities = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.CrmOpportunities, serdes.Key, serdes.Avro<Streaming.Contracts.Crm.CrmOpportunity>()),
+            serdes, ApplicationId, "opportunity");
+        Sinks(opportunities.Transform(
+            TransformerBuilder.New<string, Streaming.Contracts.Crm.CrmOpportunity, string, FinanceOutput>()
+                .Transformer<Orders.OrderEnrichmentProcessor>(new GateSettings(OrderStore, "order-enrichment", serdes, options))
+                .StateStore(StoreBuilder(OrderStore, options))
+                .Build(),
+            "opportunity-enrich"), serdes, "opportunity");
     }
+
+    /// <summary>State store of the order enrichment (orders emitted, parked opportunities).</summary>
+    public const string OrderStore = "finance-orders";
 
     /// <summary>A string/JSON key-value store on RocksDB or in memory, per <see cref="FinanceMappingOptions.PersistentState"/>.</summary>
     public static IStoreBuilder StoreBuilder(string name, FinanceMappingOptions options)
@@ -99,6 +111,9 @@ public static class FinanceMappingTopology
         outputs.Filter((_, o, _) => o.Event is not null, $"{name}-events")
             .MapValues((o, _) => o.Event!, $"{name}-event-values")
             .To(Topics.FinanceEvents, serdes.Key, serdes.Avro<FinanceEvent>(), $"{name}-finance-events-sink");
+        outputs.Filter((_, o, _) => o.Order is not null, $"{name}-orders")
+            .MapValues((o, _) => o.Order!, $"{name}-order-values")
+            .To(Topics.FinanceOrders, serdes.Key, serdes.Avro<FinanceOrder>(), $"{name}-finance-orders-sink");
         outputs.Filter((_, o, _) => o.Quarantine is not null, $"{name}-quarantined")
             .MapValues((o, _) => o.Quarantine!, $"{name}-quarantine-values")
             .To(Topics.Quarantine, serdes.Key, serdes.Avro<QuarantineRecord>(), $"{name}-quarantine-sink");

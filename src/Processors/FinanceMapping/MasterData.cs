@@ -17,8 +17,12 @@ public sealed record MasterDataTables(
     IGlobalKTable<string, LegalEntity> Entities,
     IGlobalKTable<string, Product> Products,
     IGlobalKTable<string, TaxRule> TaxRules,
-    IGlobalKTable<string, GlMapping> GlMappings)
+    IGlobalKTable<string, GlMapping> GlMappings,
+    IGlobalKTable<string, Streaming.Contracts.Crm.CrmAccount> CrmAccounts)
 {
+    /// <summary>Store of the CRM accounts (key: CRM account id), for account hierarchies.</summary>
+    public const string CrmAccountsStore = "crm-accounts";
+
     /// <summary>Store of the account links (key: <c>billing:{customer}</c>, <c>crm:{account}</c>).</summary>
     public const string AccountLinksStore = "md-account-links";
 
@@ -34,7 +38,7 @@ public sealed record MasterDataTables(
     /// <summary>Store of the GL mappings (key: mapping id).</summary>
     public const string GlMappingsStore = "md-gl-mappings";
 
-    /// <summary>Declares the five master-data GlobalKTables (in memory: rebuilt from the compacted topics at start).</summary>
+    /// <summary>Declares the five master-data GlobalKTables and the CRM accounts one (in memory: rebuilt from the compacted topics at start).</summary>
     public static MasterDataTables Declare(StreamBuilder builder, FinanceSerdes serdes)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -44,7 +48,8 @@ public sealed record MasterDataTables(
             Table<LegalEntity>(builder, serdes, Topics.LegalEntities, LegalEntitiesStore),
             Table<Product>(builder, serdes, Topics.Products, ProductsStore),
             Table<TaxRule>(builder, serdes, Topics.TaxRules, TaxRulesStore),
-            Table<GlMapping>(builder, serdes, Topics.GlMappings, GlMappingsStore));
+            Table<GlMapping>(builder, serdes, Topics.GlMappings, GlMappingsStore),
+            Table<Streaming.Contracts.Crm.CrmAccount>(builder, serdes, Topics.CrmAccounts, CrmAccountsStore));
     }
 
     private static IGlobalKTable<string, T> Table<T>(StreamBuilder builder, FinanceSerdes serdes, string topic, string store)
@@ -94,6 +99,7 @@ public sealed class MasterDataLookup
     private readonly ITimestampedKeyValueStore<string, Product> _products;
     private readonly ITimestampedKeyValueStore<string, TaxRule> _taxRules;
     private readonly ITimestampedKeyValueStore<string, GlMapping> _glMappings;
+    private readonly ITimestampedKeyValueStore<string, Streaming.Contracts.Crm.CrmAccount> _crmAccounts;
     private readonly TimeProvider _clock;
     private Index _index = Index.Empty;
     private DateTimeOffset _builtAt = DateTimeOffset.MinValue;
@@ -108,6 +114,7 @@ public sealed class MasterDataLookup
         _products = Store<Product>(context, MasterDataTables.ProductsStore);
         _taxRules = Store<TaxRule>(context, MasterDataTables.TaxRulesStore);
         _glMappings = Store<GlMapping>(context, MasterDataTables.GlMappingsStore);
+        _crmAccounts = Store<Streaming.Contracts.Crm.CrmAccount>(context, MasterDataTables.CrmAccountsStore);
         _clock = clock ?? TimeProvider.System;
     }
 
@@ -166,6 +173,23 @@ public sealed class MasterDataLookup
               ?? maps.FirstOrDefault(m => m.jurisdictionCode is null)
             : null);
 
+    /// <summary>CRM account by id, or null.</summary>
+    public Streaming.Contracts.Crm.CrmAccount? CrmAccount(string id) => _crmAccounts.Get(id)?.Value;
+
+    /// <summary>Ids of the CRM accounts whose parent is <paramref name="accountId"/>, sorted.</summary>
+    public IReadOnlyList<string> Subsidiaries(string accountId)
+        => Find(ix => ix.Subsidiaries.TryGetValue(accountId, out var subs) ? subs : null) ?? [];
+
+    /// <summary>The active legal entity that bills <paramref name="country"/> (lowest id first), or null.</summary>
+    public LegalEntity? EntityForCountry(string country)
+        => Find(ix => ix.EntitiesByCountry.TryGetValue(country.ToUpperInvariant(), out var e) ? e : null);
+
+    /// <summary>Jurisdictions of the tax rules of an entity in a country (its tax nexus there), sorted.</summary>
+    public IReadOnlyList<string> TaxNexus(string entity, string country)
+        => Find(ix => ix.TaxRules.Where(kv => kv.Key.Item1 == entity).SelectMany(kv => kv.Value)
+            .Where(r => string.Equals(r.country, country, StringComparison.OrdinalIgnoreCase))
+            .Select(r => r.jurisdictionCode).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } l ? l : null) ?? [];
+
     /// <summary>The first (by product id, then price id) price that rates <paramref name="meter"/> in <paramref name="currency"/>, or null.</summary>
     public (string ProductId, Price Price)? MeterPrice(string meter, string currency)
         => Find(ix => ix.MeterPrices.TryGetValue((meter, currency.ToUpperInvariant()), out var p) ? new PriceMatch(p.Item1, p.Item2) : null) is { } m
@@ -209,7 +233,19 @@ public sealed class MasterDataLookup
             }
         }
 
-        _index = new Index(taxRules, glMappings, meterPrices);
+        var subsidiaries = Values(_crmAccounts).Where(a => a.parentAccountId is not null && !a.deleted)
+            .GroupBy(a => a.parentAccountId!)
+            .ToDictionary(g => g.Key, g => g.Select(a => a.accountId).Order(StringComparer.Ordinal).ToList());
+        var entitiesByCountry = new Dictionary<string, LegalEntity>(StringComparer.Ordinal);
+        foreach (var entity in Values(_entities).Where(e => e.active).OrderBy(e => e.legalEntityId, StringComparer.Ordinal))
+        {
+            foreach (var country in entity.billingCountries)
+            {
+                entitiesByCountry.TryAdd(country.ToUpperInvariant(), entity);
+            }
+        }
+
+        _index = new Index(taxRules, glMappings, meterPrices, subsidiaries, entitiesByCountry);
         _builtAt = now;
     }
 
@@ -225,8 +261,10 @@ public sealed class MasterDataLookup
     private sealed record Index(
         Dictionary<(string, string), List<TaxRule>> TaxRules,
         Dictionary<(string, AccountRole), List<GlMapping>> GlMappings,
-        Dictionary<(string, string), (string, Price)> MeterPrices)
+        Dictionary<(string, string), (string, Price)> MeterPrices,
+        Dictionary<string, List<string>> Subsidiaries,
+        Dictionary<string, LegalEntity> EntitiesByCountry)
     {
-        public static readonly Index Empty = new([], [], []);
+        public static readonly Index Empty = new([], [], [], [], []);
     }
 }

@@ -59,8 +59,8 @@ public sealed class FinanceMappingMonitor
     internal void Set(string owner, int count) => _held[owner] = count;
 }
 
-/// <summary>What a finance processor emits: a finance event or a quarantine record, with the key to write it under.</summary>
-public sealed record FinanceOutput(FinanceEvent? Event, QuarantineRecord? Quarantine);
+/// <summary>What a finance processor emits: a finance event, an order or a quarantine record, with the key to write it under.</summary>
+public sealed record FinanceOutput(FinanceEvent? Event, QuarantineRecord? Quarantine, FinanceOrder? Order = null);
 
 /// <summary>A record parked by a readiness gate, as kept in its state store (JSON).</summary>
 internal sealed class ParkedRecord
@@ -200,6 +200,14 @@ public abstract class ReadinessGate<TFact> : ITransformer<string, TFact, string,
         ArgumentNullException.ThrowIfNull(financeEvent);
         _context.SetHeaders(OutputHeaders(headers, financeEvent.correlationId));
         _context.Forward(financeEvent.customerId, new FinanceOutput(financeEvent, null));
+    }
+
+    /// <summary>Forwards a canonical order keyed by order id.</summary>
+    protected void EmitOrder(FinanceOrder order, Headers headers)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        _context.SetHeaders(OutputHeaders(headers, order.correlationId));
+        _context.Forward(order.orderId, new FinanceOutput(null, null, order));
     }
 
     /// <summary>Forwards a quarantine record keyed by correlation id.</summary>
