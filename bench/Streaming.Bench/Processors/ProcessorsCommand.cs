@@ -30,12 +30,15 @@ public sealed record ProcessorsOptions
     /// <summary>Streamiz processing guarantee for the topology run.</summary>
     public ProcessingGuarantee Guarantee { get; init; } = ProcessingGuarantee.AT_LEAST_ONCE;
 
+    /// <summary>Streamiz <c>max.poll.records</c> (records a stream thread takes per poll loop; Streamiz's default is 500).</summary>
+    public int MaxPollRecords { get; init; } = 500;
+
     /// <summary>Print the topology's output progress every 100 ms.</summary>
     public bool Verbose { get; init; }
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        processors [--records N] [--customers C] [--eos] [--verbose]
+        processors [--records N] [--customers C] [--eos] [--max-poll-records N] [--verbose]
 
           Finance mapping with its GlobalKTable lookups: the Streamiz topology (1 stream thread, RocksDB state)
           and a hand-written Confluent.Kafka consume → transform → produce loop doing the same lookups and the same
@@ -57,6 +60,7 @@ public sealed record ProcessorsOptions
                 "--customers" => o with { Customers = Int() },
                 "--eos" => o with { Guarantee = ProcessingGuarantee.EXACTLY_ONCE },
                 "--verbose" => o with { Verbose = true },
+                "--max-poll-records" => o with { MaxPollRecords = Int() },
                 var other => throw new ArgumentException($"Unknown option '{other}'."),
             };
         }
@@ -107,6 +111,7 @@ public static class ProcessorsCommand
         Console.WriteLine($"producing master data ({options.Customers} customers) and {options.Records:N0} invoices…");
         await ProduceAsync(broker.BootstrapServers, registry, options, ct);
 
+        var passThrough = await RunPassThroughAsync(broker, registry, options, ct);
         var streamiz = await RunTopologyAsync(broker, registry, manifest, options, ct);
         var loop = await RunLoopAsync(broker.BootstrapServers, registry, options, ct);
         // Outputs may exceed the mock's 5 MB per partition (they are counted by end offsets, not read back); the
@@ -126,7 +131,8 @@ public static class ProcessorsCommand
         Console.WriteLine($"Streamiz topology ({options.Guarantee}, 1 stream thread): {streamiz.Rate:N0} events/s ({options.Records:N0} in {streamiz.Seconds:0.00} s after RUNNING), "
                           + $"managed heap {streamiz.HeapMb:0} MB, working set {streamiz.WorkingSetMb:0} MB, RocksDB state {streamiz.StateMb:0.0} MB");
         Console.WriteLine($"hand-written Confluent.Kafka loop:            {loop.Rate:N0} events/s ({options.Records:N0} in {loop.Seconds:0.00} s), managed heap {loop.HeapMb:0} MB");
-        Console.WriteLine($"ratio topology / loop: {streamiz.Rate / loop.Rate:0.00}");
+        Console.WriteLine($"Streamiz pass-through (deserialize invoice → serialize → To, no lookups): {passThrough.Rate:N0} events/s ({options.Records:N0} in {passThrough.Seconds:0.00} s)");
+        Console.WriteLine($"ratio topology / loop: {streamiz.Rate / loop.Rate:0.00}   topology / Streamiz pass-through: {streamiz.Rate / passThrough.Rate:0.00}");
         return 0;
     }
 
@@ -213,7 +219,7 @@ public static class ProcessorsCommand
         {
             ApplicationId = appId, BootstrapServers = broker.BootstrapServers, AutoOffsetReset = AutoOffsetReset.Earliest, NumStreamThreads = 1,
             CommitIntervalMs = options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE ? 100 : 1000, Guarantee = options.Guarantee, StateDir = stateDir.FullName,
-            Logger = NullLoggerFactory.Instance,
+            Logger = NullLoggerFactory.Instance, MaxPollRecords = options.MaxPollRecords,
         };
         // As in the raw baseline: librdkafka's default fetch.queue.backoff.ms (1000) idles a fast consumer.
         config.AddConfig("fetch.queue.backoff.ms", 100);
@@ -266,6 +272,59 @@ public static class ProcessorsCommand
         var stateMb = stateDir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) / 1048576.0;
         stateDir.Delete(recursive: true);
         return new Result(options.Records / seconds, seconds, heap, workingSet, stateMb);
+    }
+
+    // The framework's own ceiling on this broker: the same input through a Streamiz topology that only deserializes
+    // and re-serializes each invoice (at least once, 1 thread), to separate Streamiz's cost from the mapping's.
+    private static async Task<Result> RunPassThroughAsync(BenchBroker broker, ISchemaRegistryClient registry, ProcessorsOptions options, CancellationToken ct)
+    {
+        const string output = "bench.passthrough";
+        await broker.CreateTopicAsync(output, 6);
+        await registry.RegisterSchemaAsync(Topics.ValueSubject(output), new Schema(Streaming.Contracts.Billing.Invoice._SCHEMA.ToString(), SchemaType.Avro));
+        var serdes = new FinanceSerdes(registry);
+        var builder = new StreamBuilder();
+        builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Avro<Invoice>()).MapValues((v, _) => v).To(output, serdes.Key, serdes.Avro<Invoice>());
+        var stateDir = Directory.CreateTempSubdirectory("bench-passthrough-");
+        var config = new StreamConfig
+        {
+            ApplicationId = "bench-passthrough", BootstrapServers = broker.BootstrapServers, AutoOffsetReset = AutoOffsetReset.Earliest, NumStreamThreads = 1,
+            CommitIntervalMs = 1000, StateDir = stateDir.FullName, Logger = NullLoggerFactory.Instance, MaxPollRecords = options.MaxPollRecords,
+        };
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stream = new KafkaStream(builder.Build(), config);
+        stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
+        await stream.StartAsync(ct);
+        await running.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
+        var sw = Stopwatch.StartNew();
+        using var counter = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "bench-passthrough-counter" }).Build();
+        var partitions = Enumerable.Range(0, 6).Select(p => new TopicPartition(output, p)).ToList();
+        var lastChange = Stopwatch.StartNew();
+        long last = -1;
+        while (true)
+        {
+            var produced = partitions.Sum(tp => counter.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value);
+            if (produced >= options.Records)
+            {
+                break;
+            }
+
+            if (produced != last)
+            {
+                last = produced;
+                lastChange.Restart();
+            }
+            else if (lastChange.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"pass-through stalled at {produced:N0} of {options.Records:N0}");
+            }
+
+            await Task.Delay(50, ct);
+        }
+
+        var seconds = sw.Elapsed.TotalSeconds;
+        stream.Dispose();
+        stateDir.Delete(recursive: true);
+        return new Result(options.Records / seconds, seconds, GC.GetTotalMemory(false) / 1048576.0, Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
     }
 
     private static async Task<Result> RunLoopAsync(string bootstrap, ISchemaRegistryClient registry, ProcessorsOptions options, CancellationToken ct)
