@@ -13,7 +13,8 @@ namespace Streaming.IntegrationTests;
 
 /// <summary>
 /// The readiness gate on the shared broker: an invoice whose account link arrives after it waits and then flows; one
-/// whose link never arrives goes to ops.quarantine.v1 after the timeout with its reason and source coordinates. Also
+/// whose link never arrives goes to ops.quarantine.v1 after the timeout with its reason and source coordinates, and
+/// flows once its link exists and it is resubmitted. Also
 /// the same topology under exactly-once (<see cref="ProcessingGuarantee.EXACTLY_ONCE"/>), read with read_committed.
 /// </summary>
 public sealed class ReadinessGateTests(KafkaStackFixture stack)
@@ -62,6 +63,16 @@ public sealed class ReadinessGateTests(KafkaStackFixture stack)
         Assert.Equal(("MISSING_ACCOUNT_LINK", $"corr-in_never_{suffix}", Topics.BillingInvoices), (q.reasonCode, q.correlationId, q.sourceTopic));
         Assert.Equal([$"account-link billing:cus_never_{suffix}"], q.missing);
         Assert.Equal($"corr-never-{suffix}", System.Text.Encoding.UTF8.GetString(q.headers[TracingHeaders.CorrelationId]));
+
+        // The link arrives at last; resubmitting the quarantined record makes it flow like any new one.
+        records.Produce(Topics.AccountLinks, $"billing:cus_never_{suffix}", Link($"cus_never_{suffix}"), "md");
+        await records.FlushAsync(TimeSpan.FromSeconds(20), ct);
+        var report = await new Streaming.Processors.Hosting.QuarantineResubmitter(stack.BootstrapServers, stack.Registry)
+            .ResubmitAsync(x => x.quarantineId == q.quarantineId, ct);
+        Assert.Equal([q.quarantineId], report.Resubmitted.Distinct());
+        var (after, _) = await ReadAsync(suffix, e => e.Any(x => x.postingKey == $"invoice:in_never_{suffix}:issued"), _ => true, IsolationLevel.ReadUncommitted, ct);
+        var resubmitted = Assert.Single(after.Where(x => x.postingKey == $"invoice:in_never_{suffix}:issued").Select(x => (x.customerId, Money.ToDecimal(x.totalAmount))).Distinct());
+        Assert.Equal(($"C-cus_never_{suffix}", 80m), resubmitted);
     }
 
     [Fact]
