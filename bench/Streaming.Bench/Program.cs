@@ -1,4 +1,5 @@
 using Streaming.Bench.Micro;
+using Streaming.Bench.Processors;
 using Streaming.Bench.Raw;
 using Streaming.Bench.Registry;
 using Streaming.Bench.Usage;
@@ -18,6 +19,8 @@ const string usage = $"""
     {SinkBenchOptions.Usage}
 
     {WebhooksOptions.Usage}
+
+    {ProcessorsOptions.Usage}
 
     micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
     """;
@@ -41,6 +44,7 @@ try
         "registry" => await RegistryBenchmark.RunAsync(RegistryBenchOptions.Parse(args[1..]), cancel.Token),
         "sink" => await SinkBenchmark.RunAsync(SinkBenchOptions.Parse(args[1..]), cancel.Token),
         "webhooks" => await WebhooksCommand.RunAsync(WebhooksOptions.Parse(args[1..]), cancel.Token),
+        "processors" => await ProcessorsCommand.RunAsync(ProcessorsOptions.Parse(args[1..]), cancel.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

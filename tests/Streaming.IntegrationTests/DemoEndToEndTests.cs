@@ -24,11 +24,11 @@ public sealed class DemoEndToEndTests
 
         Assert.True(exit == 0, $"up --demo exited {exit}\n{error}\n{output}");
         var text = output.ToString();
-        Assert.Contains("Journals posted: 33 in the ledger (33 new this run, 0 duplicate", text, StringComparison.Ordinal);
+        Assert.Contains("Journals posted: 36 in the ledger (36 new this run, 0 duplicate", text, StringComparison.Ordinal);
         Assert.Contains("Quarantined:     1 (this run)", text, StringComparison.Ordinal);
 
         await using var ledger = await SqliteLedger.OpenAsync(ledgerPath, ct);
-        Assert.Equal(33, await ledger.CountJournalsAsync(ct)); // 5 issued + 1 void + 3 payments + 24 usage accruals
+        Assert.Equal(36, await ledger.CountJournalsAsync(ct)); // 5 issued + 1 void + 3 payments + 24 usage windows + 3 November revenue recognitions
         var rows = (await ledger.TrialBalanceAsync(ct)).ToDictionary(r => (r.LegalEntityId, r.Currency, r.Account));
 
         // US01 / USD: two invoices fully paid (fees 53.17 + 18.89); October usage accrued for acme (13.55) and
@@ -36,7 +36,9 @@ public sealed class DemoEndToEndTests
         Assert.Equal((2464.12m, 2464.12m), Totals(rows, "US01", "USD", "1100"));
         Assert.Equal((2392.06m, 0m), Totals(rows, "US01", "USD", "1000"));
         Assert.Equal((72.06m, 0m), Totals(rows, "US01", "USD", "6100"));
-        Assert.Equal((0m, 1800.00m), Totals(rows, "US01", "USD", "2400"));
+        // November of the two annual subscriptions is recognized (1200 × 30/365 = 98.63, 600 × 30/365 = 49.32).
+        Assert.Equal((147.95m, 1800.00m), Totals(rows, "US01", "USD", "2400"));
+        Assert.Equal((0m, 147.95m), Totals(rows, "US01", "USD", "4000"));
         Assert.Equal((0m, 500.00m), Totals(rows, "US01", "USD", "4200"));
         Assert.Equal((29.77m, 16.22m), Totals(rows, "US01", "USD", "1150"));
         Assert.Equal((0m, 29.77m), Totals(rows, "US01", "USD", "4100"));
@@ -50,10 +52,11 @@ public sealed class DemoEndToEndTests
         Assert.Equal((41.71m, 0m), Totals(rows, "DE01", "EUR", "6100"));
         Assert.Equal((19.00m, 630.69m), Totals(rows, "DE01", "EUR", "2300-DE"));
         Assert.Equal((100.00m, 900.00m), Totals(rows, "DE01", "EUR", "4200"));
-        Assert.Equal((0m, 2400.00m), Totals(rows, "DE01", "EUR", "2400"));
+        Assert.Equal((197.26m, 2400.00m), Totals(rows, "DE01", "EUR", "2400")); // 2400 × 30/365
+        Assert.Equal((0m, 197.26m), Totals(rows, "DE01", "EUR", "4000"));
         Assert.Equal((36.40m, 19.40m), Totals(rows, "DE01", "EUR", "1150"));
         Assert.Equal((0m, 36.40m), Totals(rows, "DE01", "EUR", "4100"));
-        Assert.Equal(17, rows.Count); // no account beyond the ones asserted above
+        Assert.Equal(19, rows.Count); // no account beyond the ones asserted above
 
         foreach (var group in rows.Values.GroupBy(r => (r.LegalEntityId, r.Currency)))
         {
@@ -78,7 +81,7 @@ public sealed class DemoEndToEndTests
         var exit = await UpCommand.RunAsync(demo: true, ledgerPath, timeoutSeconds: 150, output, error, ct);
 
         Assert.True(exit == 0, $"second up --demo exited {exit}\n{error}\n{output}");
-        Assert.Contains("Journals posted: 33 in the ledger (0 new this run, 33 duplicate deliveries ignored)", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Journals posted: 36 in the ledger (0 new this run, 36 duplicate deliveries ignored)", output.ToString(), StringComparison.Ordinal);
         Assert.Equal(hashBefore, await LedgerFingerprintAsync(ledgerPath, ct));
         dir.Delete(recursive: true);
     }

@@ -30,10 +30,7 @@ public sealed class PoisonRecordTests(KafkaStackFixture stack)
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = stack.BootstrapServers, EnableIdempotence = true }).Build();
         var records = new AvroRecordProducer(producer, stack.Registry);
         var day = new DateTime(2026, 11, 5, 0, 0, 0, DateTimeKind.Utc);
-        records.Produce(Topics.LegalEntities, "US01", new LegalEntity
-        {
-            legalEntityId = "US01", name = "US", country = "US", functionalCurrency = "USD", taxRegistrationIds = [], billingCountries = ["US"], active = true, updatedAt = day,
-        }, "md");
+        FinanceTopologyRunner.ProduceEntity(records, "US01", "USD", day);
         records.Produce(Topics.AccountLinks, FinanceMappingTopology.BillingLinkKey(customer), new AccountLink
         {
             canonicalCustomerId = $"C-{suffix}", billingCustomerId = customer, legalEntityId = "US01", billingCountry = "US", updatedAt = day,
@@ -52,21 +49,10 @@ public sealed class PoisonRecordTests(KafkaStackFixture stack)
         }, $"corr-{suffix}");
         await records.FlushAsync(TimeSpan.FromSeconds(20), ct);
 
-        var builder = new StreamBuilder();
-        FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry));
-        var config = new StreamConfig
-        {
-            ApplicationId = KafkaStackFixture.UniqueName("it-poison"),
-            BootstrapServers = stack.BootstrapServers,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            CommitIntervalMs = 100,
-            StateDir = Directory.CreateTempSubdirectory("streamiz-poison-").FullName,
-        };
-        new StreamizDeadLetters(producer, stack.Registry, FinanceMappingTopology.ApplicationId, NullLogger.Instance).Install(config);
         KafkaStream.State? state = null;
-        using var stream = new KafkaStream(builder.Build(), config);
+        using var stream = await FinanceTopologyRunner.StartAsync(stack, producer, KafkaStackFixture.UniqueName("it-poison"), new FinanceMappingOptions(), ct);
+        state = KafkaStream.State.RUNNING;
         stream.StateChanged += (_, s) => state = s;
-        await stream.StartAsync(ct);
 
         var letters = new AvroSerdes<DeadLetterRecord>(stack.Registry);
         var events = new AvroSerdes<FinanceEvent>(stack.Registry);

@@ -11,7 +11,7 @@ namespace Streaming.Processors.Tests;
 public sealed class StreamizInternalTopicsTests
 {
     [Fact]
-    public void Finance_topology_needs_no_internal_topics_because_master_data_is_global()
+    public void Finance_topology_needs_changelogs_for_its_stores_and_one_repartition_topic_for_credit_notes()
     {
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = "http://127.0.0.1:9" });
         var builder = new StreamBuilder();
@@ -19,7 +19,16 @@ public sealed class StreamizInternalTopicsTests
 
         var internals = StreamizInternalTopics.For(builder.Build(), FinanceMappingTopology.ApplicationId, TopicManifest.LoadEmbedded());
 
-        Assert.Empty(internals);
+        // Master data is global (no internal topics); the four processor stores need changelogs, credit notes a repartition topic.
+        Assert.Equal(
+            [
+                ($"{FinanceMappingTopology.ApplicationId}-credit-notes-by-invoice-repartition", 6),
+                ($"{FinanceMappingTopology.ApplicationId}-finance-invoices-changelog", 6),
+                ($"{FinanceMappingTopology.ApplicationId}-finance-orders-changelog", 6),
+                ($"{FinanceMappingTopology.ApplicationId}-finance-payments-changelog", 6),
+                ($"{FinanceMappingTopology.ApplicationId}-usage-windows-changelog", 12),
+            ],
+            internals.Select(t => (t.Name, t.Partitions)));
     }
 
     [Fact]

@@ -1,16 +1,14 @@
-using System.Text;
-using Avro.Specific;
+using Confluent.Kafka;
 using Confluent.SchemaRegistry;
+using Avro.Specific;
 using Streamiz.Kafka.Net;
-using Streamiz.Kafka.Net.Processors;
+using Streamiz.Kafka.Net.Processors.Public;
 using Streamiz.Kafka.Net.SerDes;
 using Streamiz.Kafka.Net.State;
 using Streamiz.Kafka.Net.Stream;
-using Streamiz.Kafka.Net.Table;
 using Streaming.Contracts;
 using Streaming.Contracts.Billing;
 using Streaming.Contracts.Finance;
-using Streaming.Contracts.MasterData;
 using Streaming.Contracts.Ops;
 
 namespace Streaming.Processors.FinanceMapping;
@@ -23,121 +21,140 @@ public sealed class FinanceSerdes(ISchemaRegistryClient registry)
 
     /// <summary>Serdes for a contract type.</summary>
     public ISerDes<T> Avro<T>() where T : class, ISpecificRecord => new StreamizAvroSerDes<T>(registry);
+
+    /// <summary>Serdes for a contract type framed under <paramref name="subjectTopic"/>'s subject (for internal topics).</summary>
+    public ISerDes<T> Avro<T>(string subjectTopic) where T : class, ISpecificRecord => new StreamizAvroSerDes<T>(registry, subjectTopic);
 }
 
 /// <summary>
-/// Billing facts → canonical finance events. Invoices and payments are joined (left join, so nothing is dropped)
-/// with the account links and legal entities held as GlobalKTables over the compacted master-data topics; a fact
-/// whose link or entity is missing is not emitted half-joined but goes to <c>ops.quarantine.v1</c> with the reason.
+/// Billing facts → canonical finance events. Invoices, credit notes and payments go through
+/// <see cref="FinanceMappingProcessor"/> (readiness gate, mapping, revenue schedules) and usage through
+/// <see cref="Usage.UsageWindowProcessor"/> (windowed rating); both read the master data from the GlobalKTables of
+/// <see cref="MasterDataTables"/>. A fact whose master data is missing waits (bounded) and then goes to
+/// <c>ops.quarantine.v1</c>; undeserializable records and tombstones go to <c>ops.dlq.v1</c>.
 /// </summary>
 /// <remarks>
-/// Usage events are rated per event by <see cref="Usage.UsageAccrualTopology"/> (added here so the master-data
-/// tables are declared once). This is the walking skeleton's slice: no waiting period before quarantine, no
-/// revenue schedules, no usage windows and no credit notes yet (the processors issue widens it). Account links are looked up by
-/// <c>billing:{customer id}</c>, the key the master-data loader writes for the billing side of a link.
+/// Credit notes are re-keyed by invoice through a repartition topic, so a credit note meets its invoice's revenue
+/// schedules in the same task and state store. Account links are looked up by <c>billing:{customer id}</c>.
 /// </remarks>
 public static class FinanceMappingTopology
 {
     /// <summary>Default Streamiz application id.</summary>
     public const string ApplicationId = "streaming-processors-finance-mapping";
 
-    /// <summary>State stores of the GlobalKTables (in memory: rebuilt from the compacted topics at start).</summary>
-    public const string AccountLinksStore = "md-account-links";
+    /// <summary>State store of the account links GlobalKTable.</summary>
+    public const string AccountLinksStore = MasterDataTables.AccountLinksStore;
 
     /// <summary>State store of the legal entities GlobalKTable.</summary>
-    public const string LegalEntitiesStore = "md-legal-entities";
+    public const string LegalEntitiesStore = MasterDataTables.LegalEntitiesStore;
+
+    /// <summary>State store of invoices/credit notes: revenue schedules and parked records.</summary>
+    public const string InvoiceStore = "finance-invoices";
+
+    /// <summary>State store of payments parked by the readiness gate.</summary>
+    public const string PaymentStore = "finance-payments";
+
+    /// <summary>Stage named in the quarantine records of the billing facts.</summary>
+    public const string Stage = ApplicationId;
 
     /// <summary>Key of an account link for a billing customer.</summary>
     public static string BillingLinkKey(string billingCustomerId) => $"billing:{billingCustomerId}";
 
-    /// <summary>Adds the topology to a builder.</summary>
-    public static void ConfigureTopology(StreamBuilder builder, FinanceSerdes serdes)
+    /// <summary>Adds the topology (master data, billing facts, usage) to a builder.</summary>
+    public static void ConfigureTopology(StreamBuilder builder, FinanceSerdes serdes, FinanceMappingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(serdes);
-
-        var links = builder.GlobalTable(Topics.AccountLinks, serdes.Key, serdes.Avro<AccountLink>(),
-            InMemory.As<string, AccountLink>(AccountLinksStore).WithKeySerdes(serdes.Key).WithValueSerdes(serdes.Avro<AccountLink>()));
-        var entities = builder.GlobalTable(Topics.LegalEntities, serdes.Key, serdes.Avro<LegalEntity>(),
-            InMemory.As<string, LegalEntity>(LegalEntitiesStore).WithKeySerdes(serdes.Key).WithValueSerdes(serdes.Avro<LegalEntity>()));
-
-        // Usage shares the same master-data tables: a builder may declare each global table only once.
-        Usage.UsageAccrualTopology.ConfigureTopology(builder, serdes, links, entities);
+        options ??= new FinanceMappingOptions();
+        var masterData = MasterDataTables.Declare(builder, serdes);
 
         var invoices = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Avro<Invoice>()), serdes, ApplicationId, "invoice")
-            .MapValues((v, ctx) => new Enriched<Invoice>(v, Position(ctx)), "invoice-position")
-            .LeftJoin(links, (_, e) => BillingLinkKey(e.Fact.customerId), (e, link) => e with { Link = link }, "invoice-link")
-            .LeftJoin(entities, (_, e) => e.Link?.legalEntityId ?? string.Empty, (e, entity) => e with { Entity = entity }, "invoice-entity");
-        Route(invoices, serdes, "invoice",
-            e => FinanceEventMapper.FromInvoice(e.Fact, e.Link!, e.Position),
-            e => FinanceEventMapper.Context(e.Fact), e => e.Fact.correlationId ?? $"invoice:{e.Fact.invoiceId}");
+            .MapValues((v, _) => new BillingFact(Invoice: v), "invoice-fact");
+        var credits = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingCreditNotes, serdes.Key, serdes.Avro<CreditNote>()), serdes, ApplicationId, "credit-note")
+            .Transform(TransformerBuilder.New<string, CreditNote, string, CreditNote>().Transformer(ByInvoice).Build(), "credit-note-by-invoice")
+            .Repartition(Repartitioned<string, CreditNote>.As("credit-notes-by-invoice").WithKeySerdes(serdes.Key).WithValueSerdes(serdes.Avro<CreditNote>(Topics.BillingCreditNotes)))
+            .MapValues((v, _) => new BillingFact(CreditNote: v), "credit-note-fact");
+        Map(invoices.Merge(credits, "invoice-credit-merge"), serdes, options, InvoiceStore, "invoice");
 
         var payments = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingPayments, serdes.Key, serdes.Avro<Payment>()), serdes, ApplicationId, "payment")
-            .MapValues((v, ctx) => new Enriched<Payment>(v, Position(ctx)), "payment-position")
-            .LeftJoin(links, (_, e) => BillingLinkKey(e.Fact.customerId), (e, link) => e with { Link = link }, "payment-link")
-            .LeftJoin(entities, (_, e) => e.Link?.legalEntityId ?? string.Empty, (e, entity) => e with { Entity = entity }, "payment-entity");
-        Route(payments, serdes, "payment",
-            e => FinanceEventMapper.FromPayment(e.Fact, e.Link!, e.Position),
-            e => FinanceEventMapper.Context(e.Fact), e => e.Fact.correlationId ?? $"payment:{e.Fact.paymentId}");
+            .MapValues((v, _) => new BillingFact(Payment: v), "payment-fact");
+        Map(payments, serdes, options, PaymentStore, "payment");
+
+        Usage.UsageAccrualTopology.ConfigureTopology(builder, serdes, masterData, options);
+
+        var opportunities = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.CrmOpportunities, serdes.Key, serdes.Avro<Streaming.Contracts.Crm.CrmOpportunity>()),
+            serdes, ApplicationId, "opportunity");
+        Sinks(opportunities.Transform(
+            TransformerBuilder.New<string, Streaming.Contracts.Crm.CrmOpportunity, string, FinanceOutput>()
+                .Transformer<Orders.OrderEnrichmentProcessor>(new GateSettings(OrderStore, "order-enrichment", serdes, options))
+                .StateStore(StoreBuilder(OrderStore, options))
+                .Build(),
+            "opportunity-enrich"), serdes, "opportunity");
     }
 
-    private static void Route<T>(IKStream<string, Enriched<T>> stream, FinanceSerdes serdes, string name,
-        Func<Enriched<T>, FinanceEvent?> map, Func<Enriched<T>, Dictionary<string, string>> context, Func<Enriched<T>, string> correlation)
-        where T : class, ISpecificRecord
-    {
-        var ready = stream.Filter((_, e, _) => e.Missing().Count == 0, $"{name}-ready");
-        ready.FlatMap((_, e, _) => map(e) is { } fe ? [KeyValuePair.Create(fe.customerId, fe)] : Array.Empty<KeyValuePair<string, FinanceEvent>>(), $"{name}-to-finance-event")
-            .To(Topics.FinanceEvents, serdes.Key, serdes.Avro<FinanceEvent>(), $"{name}-finance-events-sink");
+    /// <summary>State store of the order enrichment (orders emitted, parked opportunities).</summary>
+    public const string OrderStore = "finance-orders";
 
-        var valueSerdes = serdes.Avro<T>();
-        stream.Filter((_, e, _) => e.Missing().Count > 0, $"{name}-not-ready")
-            .Map((key, e, ctx) =>
-            {
-                var missing = e.Missing();
-                var correlationId = correlation(e);
-                var record = new QuarantineRecord
-                {
-                    quarantineId = $"q_{e.Position.Topic}_{e.Position.Partition}_{e.Position.Offset}",
-                    reasonCode = missing[0].StartsWith("account-link", StringComparison.Ordinal) ? "MISSING_ACCOUNT_LINK" : "MISSING_LEGAL_ENTITY",
-                    reasonDetail = $"{name} from {e.Position.Topic}[{e.Position.Partition}]@{e.Position.Offset} cannot be mapped: missing {string.Join(", ", missing)}",
-                    missing = missing,
-                    stage = ApplicationId,
-                    correlationId = correlationId,
-                    postingKey = null,
-                    businessContext = context(e),
-                    sourceTopic = e.Position.Topic,
-                    sourcePartition = e.Position.Partition,
-                    sourceOffset = e.Position.Offset,
-                    originalKey = key is null ? null : Encoding.UTF8.GetBytes(key),
-                    // Re-encoded in the same wire format (the topology sees the deserialized value); resubmittable as is.
-                    originalValue = valueSerdes.Serialize(e.Fact, new Confluent.Kafka.SerializationContext(Confluent.Kafka.MessageComponentType.Value, e.Position.Topic)),
-                    headers = Streaming.Platform.Serialization.TracingHeaders.ToMap(ctx.Headers),
-                    quarantinedAt = DateTime.UtcNow,
-                };
-                return KeyValuePair.Create(correlationId, record);
-            }, $"{name}-to-quarantine")
+    /// <summary>A string/JSON key-value store on RocksDB or in memory, per <see cref="FinanceMappingOptions.PersistentState"/>.</summary>
+    public static IStoreBuilder StoreBuilder(string name, FinanceMappingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Stores.KeyValueStoreBuilder(options.PersistentState ? Stores.PersistentKeyValueStore(name) : Stores.InMemoryKeyValueStore(name),
+            new StringSerDes(), new StringSerDes());
+    }
+
+    /// <summary>Writes a processor's outputs: finance events to <c>finance.events.v1</c>, quarantine records to <c>ops.quarantine.v1</c>.</summary>
+    public static void Sinks(IKStream<string, FinanceOutput> outputs, FinanceSerdes serdes, string name)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        ArgumentNullException.ThrowIfNull(serdes);
+        outputs.Filter((_, o, _) => o.Event is not null, $"{name}-events")
+            .MapValues((o, _) => o.Event!, $"{name}-event-values")
+            .To(Topics.FinanceEvents, serdes.Key, serdes.Avro<FinanceEvent>(), $"{name}-finance-events-sink");
+        outputs.Filter((_, o, _) => o.Order is not null, $"{name}-orders")
+            .MapValues((o, _) => o.Order!, $"{name}-order-values")
+            .To(Topics.FinanceOrders, serdes.Key, serdes.Avro<FinanceOrder>(), $"{name}-finance-orders-sink");
+        outputs.Filter((_, o, _) => o.Quarantine is not null, $"{name}-quarantined")
+            .MapValues((o, _) => o.Quarantine!, $"{name}-quarantine-values")
             .To(Topics.Quarantine, serdes.Key, serdes.Avro<QuarantineRecord>(), $"{name}-quarantine-sink");
     }
 
-    private static SourcePosition Position(IRecordContext ctx) => new(ctx.Topic, ctx.Partition, ctx.Offset);
-
-    private sealed record Enriched<T>(T Fact, SourcePosition Position, AccountLink? Link = null, LegalEntity? Entity = null)
-        where T : class, ISpecificRecord
+    private static void Map(IKStream<string, BillingFact> facts, FinanceSerdes serdes, FinanceMappingOptions options, string store, string name)
     {
-        public List<string> Missing()
-        {
-            var missing = new List<string>();
-            var customer = Fact switch { Invoice i => i.customerId, Payment p => p.customerId, _ => "?" };
-            if (Link is null)
-            {
-                missing.Add($"account-link {BillingLinkKey(customer)}");
-            }
-            else if (Entity is null)
-            {
-                missing.Add($"legal-entity {Link.legalEntityId}");
-            }
+        var outputs = facts.Transform(
+            TransformerBuilder.New<string, BillingFact, string, FinanceOutput>()
+                .Transformer<FinanceMappingProcessor>(new GateSettings(store, Stage, serdes, options))
+                .StateStore(StoreBuilder(store, options))
+                .Build(),
+            $"{name}-map");
+        Sinks(outputs, serdes, name);
+    }
 
-            return missing;
+    // Credit notes are keyed by credit note id; re-keyed by invoice id, with their source coordinates and key in
+    // internal headers (the repartition topic would otherwise replace them).
+    private static Record<string, CreditNote> ByInvoice(Record<string, CreditNote> record)
+    {
+        var headers = new Headers();
+        if (record.Headers is { } input)
+        {
+            foreach (var h in input)
+            {
+                if (!h.Key.StartsWith(ReadinessGate<BillingFact>.InternalHeaderPrefix, StringComparison.Ordinal))
+                {
+                    headers.Add(h.Key, h.GetValueBytes());
+                }
+            }
         }
+
+        var tpo = record.TopicPartitionOffset;
+        headers.Add(FinanceMappingProcessor.SourceTopicHeader, FinanceMappingProcessor.Utf8(tpo.Topic));
+        headers.Add(FinanceMappingProcessor.SourcePartitionHeader, FinanceMappingProcessor.Utf8(tpo.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        headers.Add(FinanceMappingProcessor.SourceOffsetHeader, FinanceMappingProcessor.Utf8(tpo.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        if (record.Key is { } key)
+        {
+            headers.Add(FinanceMappingProcessor.SourceKeyHeader, FinanceMappingProcessor.Utf8(key));
+        }
+
+        return Record<string, CreditNote>.Create(record.Value.invoiceId, record.Value, headers);
     }
 }

@@ -27,33 +27,44 @@ public static class StreamizInternalTopics
         var repartitionPartitions = new Dictionary<string, int>(StringComparer.Ordinal);
         var changelogs = new Dictionary<string, int>(StringComparer.Ordinal);
 
-        // Sub-topologies are numbered in data-flow order, so a repartition topic's writer is seen before its reader.
-        foreach (var sub in description.SubTopologies.OrderBy(s => s.Id))
+        // A repartition topic's partition count comes from the sub-topology that writes it, which may be numbered
+        // after the one that reads it: resolve sub-topologies until every source is known.
+        var pending = description.SubTopologies.OrderBy(s => s.Id).ToList();
+        while (pending.Count > 0)
         {
-            var partitions = 0;
-            foreach (var source in sub.Nodes.OfType<ISourceNodeDescription>())
+            var progressed = false;
+            foreach (var sub in pending.ToList())
             {
-                foreach (var topic in source.Topics)
+                var topics = sub.Nodes.OfType<ISourceNodeDescription>().SelectMany(s => s.Topics).ToList();
+                if (topics.Any(t => !manifest.Contains(t) && !repartitionPartitions.ContainsKey(InternalName(applicationId, t))))
                 {
-                    var count = manifest.TryGet(topic, out var def) ? def.Partitions
-                        : repartitionPartitions.TryGetValue(InternalName(applicationId, topic), out var r) ? r
-                        : throw new InvalidOperationException($"Topology {applicationId} reads topic '{topic}', which is neither in the topic manifest nor an internal topic of the topology.");
-                    partitions = Math.Max(partitions, count);
+                    continue;
                 }
+
+                var partitions = topics.Select(t => manifest.TryGet(t, out var def) ? def.Partitions : repartitionPartitions[InternalName(applicationId, t)]).DefaultIfEmpty(0).Max();
+                foreach (var sink in sub.Nodes.OfType<ISinkNodeDescription>())
+                {
+                    if (sink.Topic is { } topic && IsRepartition(topic) && !manifest.Contains(topic))
+                    {
+                        var name = InternalName(applicationId, topic);
+                        repartitionPartitions[name] = Math.Max(repartitionPartitions.GetValueOrDefault(name), partitions);
+                    }
+                }
+
+                foreach (var store in sub.Nodes.OfType<IProcessorNodeDescription>().SelectMany(p => p.Stores).Where(s => !globalStores.Contains(s)))
+                {
+                    changelogs[store] = Math.Max(changelogs.GetValueOrDefault(store), partitions);
+                }
+
+                pending.Remove(sub);
+                progressed = true;
             }
 
-            foreach (var sink in sub.Nodes.OfType<ISinkNodeDescription>())
+            if (!progressed)
             {
-                if (sink.Topic is { } topic && IsRepartition(topic) && !manifest.Contains(topic))
-                {
-                    var name = InternalName(applicationId, topic);
-                    repartitionPartitions[name] = Math.Max(repartitionPartitions.GetValueOrDefault(name), partitions);
-                }
-            }
-
-            foreach (var store in sub.Nodes.OfType<IProcessorNodeDescription>().SelectMany(p => p.Stores).Where(s => !globalStores.Contains(s)))
-            {
-                changelogs[store] = Math.Max(changelogs.GetValueOrDefault(store), partitions);
+                var unknown = pending.SelectMany(s => s.Nodes.OfType<ISourceNodeDescription>()).SelectMany(s => s.Topics)
+                    .First(t => !manifest.Contains(t) && !repartitionPartitions.ContainsKey(InternalName(applicationId, t)));
+                throw new InvalidOperationException($"Topology {applicationId} reads topic '{unknown}', which is neither in the topic manifest nor an internal topic of the topology.");
             }
         }
 

@@ -21,8 +21,15 @@ public static class DemoScenario
     /// <summary>Number of billing invoice records the scenario produces.</summary>
     public const int InvoiceRecords = 7;
 
-    /// <summary>Journals the scenario must post: 5 invoices issued, 1 voided, 3 payments, 24 usage accruals.</summary>
-    public const int ExpectedJournals = 33;
+    /// <summary>
+    /// Journals the scenario must post: 5 invoices issued, 1 voided, 3 payments, 24 usage accruals (one per hourly
+    /// window: each window holds one event) and 3 revenue recognitions (November of the three annual subscriptions,
+    /// released up to <see cref="RevenueAsOf"/>).
+    /// </summary>
+    public const int ExpectedJournals = 36;
+
+    /// <summary>The demo releases revenue-schedule periods up to the end of the demo month, whatever the day it runs.</summary>
+    public static readonly DateTime RevenueAsOf = new(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc);
 
     /// <summary>Facts the scenario must quarantine: the invoice of the customer without an account link.</summary>
     public const int ExpectedQuarantined = 1;

@@ -55,6 +55,11 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var streamizLogging = StreamizLogging.Attach(loggerFactory);
+        // The demo's master data is loaded before the facts, so nothing waits for it; its revenue schedules are
+        // released up to the end of the demo month and its last usage windows close after 1 s without usage.
+        _financeOptions = demo
+            ? new FinanceMappingOptions { ReadinessTimeout = TimeSpan.Zero, UsageIdleClose = TimeSpan.FromSeconds(1), RevenueClock = () => DemoScenario.RevenueAsOf }
+            : new FinanceMappingOptions();
         var (stream, sourceTopics) = await StartTopologyAsync(stateDir, producer, ct).ConfigureAwait(false);
         Task sinkTask = Task.CompletedTask;
         try
@@ -118,7 +123,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
     private async Task<(KafkaStream Stream, IReadOnlyList<string> SourceTopics)> StartTopologyAsync(string stateDir, IProducer<string, byte[]> producer, CancellationToken ct)
     {
         var builder = new StreamBuilder();
-        FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry));
+        FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry), _financeOptions);
         var topology = builder.Build();
 
         // Internal topics (changelogs, repartition) exist before the application starts; the embedded broker cannot
@@ -164,6 +169,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         return (stream, sources);
     }
 
+    private FinanceMappingOptions _financeOptions = new();
     private volatile KafkaStream.State? _topologyState;
     private volatile bool _stopping;
     private readonly TaskCompletionSource _topologyFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -221,6 +227,8 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             {
                 lag += await LagAsync(admin, group, partitions, ct).ConfigureAwait(false);
             }
+
+            lag += _financeOptions.Monitor.Held; // records parked by the readiness gate and usage windows not yet closed
 
             if (lag != lastLag)
             {

@@ -1,0 +1,416 @@
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Microsoft.Extensions.Logging.Abstractions;
+using Streamiz.Kafka.Net;
+using Streaming.Bench.Harness;
+using Streaming.Contracts;
+using Streaming.Contracts.Billing;
+using Streaming.Contracts.Finance;
+using Streaming.Contracts.MasterData;
+using Streaming.Contracts.Ops;
+using Streaming.Platform.Serialization;
+using Streaming.Platform.Topics;
+using Streaming.Processors.FinanceMapping;
+using Streaming.Processors.Hosting;
+using Streaming.SchemaRegistry;
+
+namespace Streaming.Bench.Processors;
+
+/// <summary>Options of the <c>processors</c> subcommand.</summary>
+public sealed record ProcessorsOptions
+{
+    /// <summary>Invoices to map.</summary>
+    public int Records { get; init; } = 50_000;
+
+    /// <summary>Distinct customers (account links).</summary>
+    public int Customers { get; init; } = 1_000;
+
+    /// <summary>Streamiz processing guarantee for the topology run.</summary>
+    public ProcessingGuarantee Guarantee { get; init; } = ProcessingGuarantee.AT_LEAST_ONCE;
+
+    /// <summary>Streamiz <c>max.poll.records</c> (records a stream thread takes per poll loop; Streamiz's default is 500).</summary>
+    public int MaxPollRecords { get; init; } = 500;
+
+    /// <summary>Print the topology's output progress every 100 ms.</summary>
+    public bool Verbose { get; init; }
+
+    /// <summary>Usage text.</summary>
+    public const string Usage = """
+        processors [--records N] [--customers C] [--eos] [--max-poll-records N] [--verbose]
+
+          Finance mapping with its GlobalKTable lookups: the Streamiz topology (1 stream thread, RocksDB state)
+          and a hand-written Confluent.Kafka consume → transform → produce loop doing the same lookups and the same
+          mapping, on the same invoices in the same run, on the embedded broker. Reports events/s of both, the
+          ratio, managed memory and the RocksDB state size. --eos runs the topology with exactly-once.
+        """;
+
+    /// <summary>Parses the arguments after <c>processors</c>.</summary>
+    public static ProcessorsOptions Parse(IReadOnlyList<string> args)
+    {
+        var o = new ProcessorsOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            int Int() => i + 1 < args.Count && int.TryParse(args[++i], NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
+                ? n : throw new ArgumentException($"{args[i]} needs a positive integer.");
+            o = args[i] switch
+            {
+                "--records" => o with { Records = Int() },
+                "--customers" => o with { Customers = Int() },
+                "--eos" => o with { Guarantee = ProcessingGuarantee.EXACTLY_ONCE },
+                "--verbose" => o with { Verbose = true },
+                "--max-poll-records" => o with { MaxPollRecords = Int() },
+                var other => throw new ArgumentException($"Unknown option '{other}'."),
+            };
+        }
+
+        return o;
+    }
+}
+
+/// <summary>The <c>processors</c> benchmark.</summary>
+public static class ProcessorsCommand
+{
+    private static readonly DateTime Day = new(2026, 11, 5, 0, 0, 0, DateTimeKind.Utc);
+    private static readonly string[] Jurisdictions = ["US-CA", "US-NY"];
+    private const string LoopOutput = "bench.finance.events.loop";
+
+    /// <summary>Runs both sides and prints the comparison.</summary>
+    public static async Task<int> RunAsync(ProcessorsOptions options, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        await using var broker = BenchBroker.Resolve(null, NullLoggerFactory.Instance);
+        if (!broker.IsEmbedded)
+        {
+            throw new ArgumentException("processors runs on the embedded broker only (it creates the pipeline's fixed topic names).");
+        }
+
+        await using var registryServer = await EmbeddedSchemaRegistry.StartAsync(cancellationToken: ct);
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryServer.Url });
+        foreach (var (topic, schema) in new[]
+                 {
+                     (Topics.AccountLinks, AccountLink._SCHEMA), (Topics.LegalEntities, LegalEntity._SCHEMA), (Topics.Products, Product._SCHEMA),
+                     (Topics.TaxRules, TaxRule._SCHEMA), (Topics.GlMappings, GlMapping._SCHEMA), (Topics.BillingInvoices, Streaming.Contracts.Billing.Invoice._SCHEMA),
+                     (Topics.BillingPayments, Payment._SCHEMA), (Topics.BillingCreditNotes, CreditNote._SCHEMA), (Topics.BillingUsage, UsageEvent._SCHEMA),
+                     (Topics.FinanceEvents, FinanceEvent._SCHEMA), (Topics.Quarantine, QuarantineRecord._SCHEMA), (Topics.DeadLetters, DeadLetterRecord._SCHEMA),
+                     (LoopOutput, FinanceEvent._SCHEMA),
+                 })
+        {
+            await registry.RegisterSchemaAsync(Topics.ValueSubject(topic), new Schema(schema.ToString(), SchemaType.Avro));
+        }
+
+        var manifest = TopicManifest.LoadEmbedded();
+        foreach (var t in manifest.Topics.Where(t => !t.Name.StartsWith('_')))
+        {
+            await broker.CreateTopicAsync(t.Name, t.Partitions);
+        }
+
+        await broker.CreateTopicAsync(LoopOutput, 6);
+        Console.WriteLine($"broker: {broker.Description}");
+        Console.WriteLine($"producing master data ({options.Customers} customers) and {options.Records:N0} invoices…");
+        await ProduceAsync(broker.BootstrapServers, registry, options, ct);
+
+        var passThrough = await RunPassThroughAsync(broker, registry, options, ct);
+        var streamiz = await RunTopologyAsync(broker, registry, manifest, options, ct);
+        var loop = await RunLoopAsync(broker.BootstrapServers, registry, options, ct);
+        // Outputs may exceed the mock's 5 MB per partition (they are counted by end offsets, not read back); the
+        // input must be whole, or the figures are of less work than claimed.
+        using (var probe = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "bench-probe" }).Build())
+        {
+            foreach (var p in Enumerable.Range(0, manifest.Topics.Single(t => t.Name == Topics.BillingInvoices).Partitions))
+            {
+                if (probe.QueryWatermarkOffsets(new TopicPartition(Topics.BillingInvoices, p), TimeSpan.FromSeconds(5)).Low.Value != 0)
+                {
+                    throw new InvalidOperationException($"the embedded broker dropped input of {Topics.BillingInvoices}[{p}] (retention limit): use fewer --records");
+                }
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Streamiz topology ({options.Guarantee}, 1 stream thread): {streamiz.Rate:N0} events/s ({options.Records:N0} in {streamiz.Seconds:0.00} s after RUNNING), "
+                          + $"managed heap {streamiz.HeapMb:0} MB, working set {streamiz.WorkingSetMb:0} MB, RocksDB state {streamiz.StateMb:0.0} MB");
+        Console.WriteLine($"hand-written Confluent.Kafka loop:            {loop.Rate:N0} events/s ({options.Records:N0} in {loop.Seconds:0.00} s), managed heap {loop.HeapMb:0} MB");
+        Console.WriteLine($"Streamiz pass-through (deserialize invoice → serialize → To, no lookups): {passThrough.Rate:N0} events/s ({options.Records:N0} in {passThrough.Seconds:0.00} s)");
+        Console.WriteLine($"ratio topology / loop: {streamiz.Rate / loop.Rate:0.00}   topology / Streamiz pass-through: {streamiz.Rate / passThrough.Rate:0.00}");
+        return 0;
+    }
+
+    private sealed record Result(double Rate, double Seconds, double HeapMb, double WorkingSetMb, double StateMb);
+
+    private static Invoice Invoice(int i, int customers) => new()
+    {
+        invoiceId = $"in_{i}", number = $"INV-{i}", customerId = $"cus_{i % customers}", status = InvoiceStatus.OPEN, eventType = InvoiceEventType.FINALIZED,
+        currency = "USD", subtotal = Money.ToAvro(i % 10 == 0 ? 1700m : 500m), tax = Money.ToAvro(40m), total = Money.ToAvro(i % 10 == 0 ? 1740m : 540m),
+        amountPaid = Money.ToAvro(0m),
+        lines = i % 10 == 0
+            ? [Line("l1", LineKind.SERVICES, "prod_svc", 500m), Line("l2", LineKind.SUBSCRIPTION, "prod_sub", 1200m, new DateTime(2027, 1, 1, 0, 0, 0, DateTimeKind.Utc))]
+            : [Line("l1", LineKind.SERVICES, "prod_svc", 500m)],
+        taxLines = [new TaxLine { jurisdictionCode = Jurisdictions[i % 2], rate = Money.Rate(0.08m), taxableAmount = Money.ToAvro(500m), amount = Money.ToAvro(40m) }],
+        issuedAt = Day, correlationId = $"q2c-{i}", sourceEventId = $"evt_{i}", sourceSystem = BillingSourceSystem.STRIPE, occurredAt = Day,
+    };
+
+    // Subscription lines start in the future: their schedules are kept in RocksDB and nothing is released during the run.
+    private static InvoiceLine Line(string id, LineKind kind, string product, decimal amount, DateTime? start = null) => new()
+    {
+        lineId = id, kind = kind, productId = product, quantity = Money.Quantity(1m), amount = Money.ToAvro(amount),
+        servicePeriodStart = start, servicePeriodEnd = start?.AddYears(1),
+    };
+
+    private static async Task ProduceAsync(string bootstrap, ISchemaRegistryClient registry, ProcessorsOptions options, CancellationToken ct)
+    {
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, LingerMs = 5, BatchSize = 1_000_000 }).Build();
+        void Send<T>(string topic, string key, T value) where T : class, Avro.Specific.ISpecificRecord
+            => producer.Produce(topic, new Message<string, byte[]> { Key = key, Value = new AvroSerdes<T>(registry).SerializeValue(value, topic), Headers = TracingHeaders.Create($"bench-{key}") });
+        var links = new AvroSerdes<AccountLink>(registry);
+        var invoices = new AvroSerdes<Invoice>(registry);
+        Send(Topics.LegalEntities, "US01", new LegalEntity { legalEntityId = "US01", name = "US", country = "US", functionalCurrency = "USD", taxRegistrationIds = [], billingCountries = ["US"], active = true, updatedAt = Day });
+        foreach (var role in Enum.GetValues<AccountRole>())
+        {
+            Send(Topics.GlMappings, $"gl_{role}", new GlMapping { mappingId = $"gl_{role}", legalEntityId = "US01", accountRole = role, glAccountNumber = role.ToString() });
+        }
+
+        foreach (var j in Jurisdictions)
+        {
+            Send(Topics.TaxRules, $"tr_{j}", new TaxRule { ruleId = $"tr_{j}", jurisdictionCode = j, country = "US", rate = Money.Rate(0.08m), legalEntityId = "US01", taxPayableGlAccount = $"2300-{j}" });
+        }
+
+        foreach (var (id, kind) in new[] { ("prod_svc", ProductKind.SERVICES), ("prod_sub", ProductKind.SUBSCRIPTION) })
+        {
+            Send(Topics.Products, id, new Product { productId = id, name = id, kind = kind, active = true, updatedAt = Day, prices = [] });
+        }
+
+        for (var c = 0; c < options.Customers; c++)
+        {
+            producer.Produce(Topics.AccountLinks, new Message<string, byte[]>
+            {
+                Key = $"billing:cus_{c}",
+                Value = links.SerializeValue(new AccountLink { canonicalCustomerId = $"C-{c}", billingCustomerId = $"cus_{c}", legalEntityId = "US01", billingCountry = "US", updatedAt = Day }, Topics.AccountLinks),
+            });
+        }
+
+        for (var i = 0; i < options.Records; i++)
+        {
+            producer.Produce(Topics.BillingInvoices, new Message<string, byte[]> { Key = $"in_{i}", Value = invoices.SerializeValue(Invoice(i, options.Customers), Topics.BillingInvoices), Headers = TracingHeaders.Create($"q2c-{i}") });
+        }
+
+        if (producer.Flush(TimeSpan.FromSeconds(120)) > 0)
+        {
+            throw new TimeoutException("input not delivered within 120 s");
+        }
+
+        await Task.CompletedTask;
+    }
+
+    private static async Task<Result> RunTopologyAsync(BenchBroker broker, ISchemaRegistryClient registry, TopicManifest manifest, ProcessorsOptions options, CancellationToken ct)
+    {
+        const string appId = "bench-processors";
+        var builder = new StreamBuilder();
+        FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(registry), new FinanceMappingOptions { PersistentState = true });
+        var topology = builder.Build();
+        foreach (var t in StreamizInternalTopics.For(topology, appId, manifest))
+        {
+            await broker.CreateTopicAsync(t.Name, t.Partitions);
+        }
+
+        var stateDir = Directory.CreateTempSubdirectory("bench-processors-");
+        using var dlqProducer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = broker.BootstrapServers }).Build();
+        var config = new StreamConfig
+        {
+            ApplicationId = appId, BootstrapServers = broker.BootstrapServers, AutoOffsetReset = AutoOffsetReset.Earliest, NumStreamThreads = 1,
+            CommitIntervalMs = options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE ? 100 : 1000, Guarantee = options.Guarantee, StateDir = stateDir.FullName,
+            Logger = NullLoggerFactory.Instance, MaxPollRecords = options.MaxPollRecords,
+        };
+        // As in the raw baseline: librdkafka's default fetch.queue.backoff.ms (1000) idles a fast consumer.
+        config.AddConfig("fetch.queue.backoff.ms", 100);
+        new StreamizDeadLetters(dlqProducer, registry, appId, NullLogger.Instance).Install(config);
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stream = new KafkaStream(topology, config);
+        stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
+        GC.Collect();
+        await stream.StartAsync(ct);
+        await running.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
+        var sw = Stopwatch.StartNew();
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
+        var isolation = options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE ? IsolationLevel.ReadCommitted : IsolationLevel.ReadUncommitted;
+        using var counter = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "bench-counter", IsolationLevel = isolation }).Build();
+        var partitions = Enumerable.Range(0, manifest.Topics.Single(t => t.Name == Topics.FinanceEvents).Partitions).Select(p => new TopicPartition(Topics.FinanceEvents, p)).ToList();
+        long last = -1;
+        var lastChange = Stopwatch.StartNew();
+        while (true)
+        {
+            // Committed (read_committed) end offsets: under EOS the high watermark counts transaction markers too.
+            var produced = partitions.Sum(tp => counter.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value);
+            if (produced != last)
+            {
+                if (options.Verbose || lastChange.Elapsed > TimeSpan.FromSeconds(2))
+                {
+                    Console.WriteLine($"  t={sw.Elapsed.TotalSeconds,6:0.0} s  finance.events.v1 end offsets {produced:N0}{(lastChange.Elapsed > TimeSpan.FromSeconds(2) ? $" (after {lastChange.Elapsed.TotalSeconds:0.0} s without progress)" : "")}");
+                }
+
+                last = produced;
+                lastChange.Restart();
+            }
+
+            if (produced >= options.Records && (options.Guarantee != ProcessingGuarantee.EXACTLY_ONCE || lastChange.Elapsed > TimeSpan.FromSeconds(1)))
+            {
+                break;
+            }
+
+            if (lastChange.Elapsed > TimeSpan.FromSeconds(120))
+            {
+                throw new TimeoutException($"topology stalled at {produced:N0} of {options.Records:N0} for 120 s");
+            }
+
+            await Task.Delay(100, ct);
+        }
+
+        var seconds = options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE ? sw.Elapsed.TotalSeconds - 1 : sw.Elapsed.TotalSeconds;
+        var heap = GC.GetTotalMemory(false) / 1048576.0;
+        var workingSet = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
+        stream.Dispose();
+        var stateMb = stateDir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) / 1048576.0;
+        stateDir.Delete(recursive: true);
+        return new Result(options.Records / seconds, seconds, heap, workingSet, stateMb);
+    }
+
+    // The framework's own ceiling on this broker: the same input through a Streamiz topology that only deserializes
+    // and re-serializes each invoice (at least once, 1 thread), to separate Streamiz's cost from the mapping's.
+    private static async Task<Result> RunPassThroughAsync(BenchBroker broker, ISchemaRegistryClient registry, ProcessorsOptions options, CancellationToken ct)
+    {
+        const string output = "bench.passthrough";
+        await broker.CreateTopicAsync(output, 6);
+        await registry.RegisterSchemaAsync(Topics.ValueSubject(output), new Schema(Streaming.Contracts.Billing.Invoice._SCHEMA.ToString(), SchemaType.Avro));
+        var serdes = new FinanceSerdes(registry);
+        var builder = new StreamBuilder();
+        builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Avro<Invoice>()).MapValues((v, _) => v).To(output, serdes.Key, serdes.Avro<Invoice>());
+        var stateDir = Directory.CreateTempSubdirectory("bench-passthrough-");
+        var config = new StreamConfig
+        {
+            ApplicationId = "bench-passthrough", BootstrapServers = broker.BootstrapServers, AutoOffsetReset = AutoOffsetReset.Earliest, NumStreamThreads = 1,
+            CommitIntervalMs = 1000, StateDir = stateDir.FullName, Logger = NullLoggerFactory.Instance, MaxPollRecords = options.MaxPollRecords,
+        };
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stream = new KafkaStream(builder.Build(), config);
+        stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
+        await stream.StartAsync(ct);
+        await running.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
+        var sw = Stopwatch.StartNew();
+        using var counter = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "bench-passthrough-counter" }).Build();
+        var partitions = Enumerable.Range(0, 6).Select(p => new TopicPartition(output, p)).ToList();
+        var lastChange = Stopwatch.StartNew();
+        long last = -1;
+        while (true)
+        {
+            var produced = partitions.Sum(tp => counter.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value);
+            if (produced >= options.Records)
+            {
+                break;
+            }
+
+            if (produced != last)
+            {
+                last = produced;
+                lastChange.Restart();
+            }
+            else if (lastChange.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"pass-through stalled at {produced:N0} of {options.Records:N0}");
+            }
+
+            await Task.Delay(50, ct);
+        }
+
+        var seconds = sw.Elapsed.TotalSeconds;
+        stream.Dispose();
+        stateDir.Delete(recursive: true);
+        return new Result(options.Records / seconds, seconds, GC.GetTotalMemory(false) / 1048576.0, Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
+    }
+
+    private static async Task<Result> RunLoopAsync(string bootstrap, ISchemaRegistryClient registry, ProcessorsOptions options, CancellationToken ct)
+    {
+        // Master data into dictionaries, the way a hand-written service would hold it.
+        var links = Load(bootstrap, Topics.AccountLinks, new AvroSerdes<AccountLink>(registry));
+        var entities = Load(bootstrap, Topics.LegalEntities, new AvroSerdes<LegalEntity>(registry));
+        var products = Load(bootstrap, Topics.Products, new AvroSerdes<Product>(registry));
+        var taxRules = Load(bootstrap, Topics.TaxRules, new AvroSerdes<TaxRule>(registry)).Values.ToDictionary(r => (r.legalEntityId, r.jurisdictionCode));
+        var glMappings = Load(bootstrap, Topics.GlMappings, new AvroSerdes<GlMapping>(registry)).Values.ToDictionary(m => (m.legalEntityId, m.accountRole));
+        var invoiceSerdes = new AvroSerdes<Invoice>(registry);
+        var eventSerdes = new AvroSerdes<FinanceEvent>(registry);
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, LingerMs = 5 }).Build();
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = "bench-loop", AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = true, EnableAutoOffsetStore = false,
+            FetchQueueBackoffMs = 100,
+        }).Build();
+        consumer.Subscribe(Topics.BillingInvoices);
+        GC.Collect();
+        Stopwatch? sw = null;
+        var done = 0;
+        var failed = 0L;
+        while (done < options.Records)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (consumer.Consume(TimeSpan.FromSeconds(10)) is not { Message: { } m } r)
+            {
+                throw new TimeoutException($"loop got no record for 10 s after {done:N0}");
+            }
+
+            sw ??= Stopwatch.StartNew();
+            var invoice = invoiceSerdes.DeserializeValue(m.Value, r.Topic);
+            var link = links[$"billing:{invoice.customerId}"];
+            var entity = entities[link.legalEntityId];
+            foreach (var line in invoice.lines)
+            {
+                _ = products[line.productId!];
+            }
+
+            foreach (var tax in invoice.taxLines)
+            {
+                _ = taxRules[(entity.legalEntityId, tax.jurisdictionCode)];
+            }
+
+            _ = glMappings[(entity.legalEntityId, AccountRole.AR)];
+            _ = glMappings[(entity.legalEntityId, AccountRole.SERVICES_REVENUE)];
+            _ = glMappings[(entity.legalEntityId, AccountRole.TAX_PAYABLE)];
+            var fe = FinanceEventMapper.FromInvoice(invoice, link, new SourcePosition(r.Topic, r.Partition.Value, r.Offset.Value))!;
+            producer.Produce(LoopOutput, new Message<string, byte[]> { Key = fe.customerId, Value = eventSerdes.SerializeValue(fe, LoopOutput), Headers = m.Headers },
+                report => { if (report.Error.IsError) { Interlocked.Increment(ref failed); } });
+            consumer.StoreOffset(r);
+            done++;
+        }
+
+        if (producer.Flush(TimeSpan.FromSeconds(60)) > 0 || Interlocked.Read(ref failed) > 0)
+        {
+            throw new InvalidOperationException("loop output not delivered");
+        }
+
+        var seconds = sw!.Elapsed.TotalSeconds;
+        var heap = GC.GetTotalMemory(false) / 1048576.0;
+        consumer.Close();
+        await Task.CompletedTask;
+        return new Result(options.Records / seconds, seconds, heap, Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
+    }
+
+    private static Dictionary<string, T> Load<T>(string bootstrap, string topic, AvroSerdes<T> serdes)
+        where T : class, Avro.Specific.ISpecificRecord
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = $"bench-md-{topic}", EnableAutoCommit = false }).Build();
+        var result = new Dictionary<string, T>(StringComparer.Ordinal);
+        var metadata = consumer.GetWatermarkOffsets(new TopicPartition(topic, 0));
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+        var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics[0].Partitions.Select(p => new TopicPartition(topic, p.PartitionId)).ToList();
+        consumer.Assign(partitions.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
+        var ends = partitions.ToDictionary(tp => tp.Partition.Value, tp => consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value);
+        var remaining = ends.Values.Sum();
+        while (remaining > 0)
+        {
+            var r = consumer.Consume(TimeSpan.FromSeconds(10)) ?? throw new TimeoutException($"master data {topic} not read within 10 s");
+            result[r.Message.Key] = serdes.DeserializeValue(r.Message.Value, topic);
+            remaining--;
+        }
+
+        _ = metadata;
+        return result;
+    }
+}

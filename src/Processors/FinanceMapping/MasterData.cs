@@ -1,0 +1,270 @@
+using Streamiz.Kafka.Net;
+using Streamiz.Kafka.Net.Processors;
+using Streamiz.Kafka.Net.State;
+using Streamiz.Kafka.Net.Table;
+using Streaming.Contracts;
+using Streaming.Contracts.MasterData;
+
+namespace Streaming.Processors.FinanceMapping;
+
+/// <summary>
+/// The master-data GlobalKTables over the compacted <c>md.*</c> topics. Every instance holds all of them, so a join
+/// never depends on partition timing. A builder may declare each global table only once: declare them here and pass
+/// the result to every topology on the same builder.
+/// </summary>
+public sealed record MasterDataTables(
+    IGlobalKTable<string, AccountLink> Links,
+    IGlobalKTable<string, LegalEntity> Entities,
+    IGlobalKTable<string, Product> Products,
+    IGlobalKTable<string, TaxRule> TaxRules,
+    IGlobalKTable<string, GlMapping> GlMappings,
+    IGlobalKTable<string, Streaming.Contracts.Crm.CrmAccount> CrmAccounts)
+{
+    /// <summary>Store of the CRM accounts (key: CRM account id), for account hierarchies.</summary>
+    public const string CrmAccountsStore = "crm-accounts";
+
+    /// <summary>Store of the account links (key: <c>billing:{customer}</c>, <c>crm:{account}</c>).</summary>
+    public const string AccountLinksStore = "md-account-links";
+
+    /// <summary>Store of the legal entities (key: legal entity id).</summary>
+    public const string LegalEntitiesStore = "md-legal-entities";
+
+    /// <summary>Store of the products and prices (key: product id).</summary>
+    public const string ProductsStore = "md-products";
+
+    /// <summary>Store of the tax rules (key: rule id).</summary>
+    public const string TaxRulesStore = "md-tax-rules";
+
+    /// <summary>Store of the GL mappings (key: mapping id).</summary>
+    public const string GlMappingsStore = "md-gl-mappings";
+
+    /// <summary>Declares the five master-data GlobalKTables and the CRM accounts one (in memory: rebuilt from the compacted topics at start).</summary>
+    public static MasterDataTables Declare(StreamBuilder builder, FinanceSerdes serdes)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(serdes);
+        return new MasterDataTables(
+            Table<AccountLink>(builder, serdes, Topics.AccountLinks, AccountLinksStore),
+            Table<LegalEntity>(builder, serdes, Topics.LegalEntities, LegalEntitiesStore),
+            Table<Product>(builder, serdes, Topics.Products, ProductsStore),
+            Table<TaxRule>(builder, serdes, Topics.TaxRules, TaxRulesStore),
+            Table<GlMapping>(builder, serdes, Topics.GlMappings, GlMappingsStore),
+            Table<Streaming.Contracts.Crm.CrmAccount>(builder, serdes, Topics.CrmAccounts, CrmAccountsStore));
+    }
+
+    private static IGlobalKTable<string, T> Table<T>(StreamBuilder builder, FinanceSerdes serdes, string topic, string store)
+        where T : class, Avro.Specific.ISpecificRecord
+        => builder.GlobalTable(topic, serdes.Key, serdes.Avro<T>(),
+            InMemory.As<string, T>(store).WithKeySerdes(serdes.Key).WithValueSerdes(serdes.Avro<T>()));
+}
+
+/// <summary>One piece of master data a record needs and did not find: its kind (reason code) and its key.</summary>
+public sealed record MissingMasterData(string ReasonCode, string Item)
+{
+    /// <summary>Account link of a billing customer or CRM account.</summary>
+    public static MissingMasterData Link(string key) => new("MISSING_ACCOUNT_LINK", $"account-link {key}");
+
+    /// <summary>Legal entity.</summary>
+    public static MissingMasterData Entity(string id) => new("MISSING_LEGAL_ENTITY", $"legal-entity {id}");
+
+    /// <summary>Product.</summary>
+    public static MissingMasterData Product(string id) => new("MISSING_PRODUCT", $"product {id}");
+
+    /// <summary>Tax rule for an entity and jurisdiction.</summary>
+    public static MissingMasterData TaxRule(string entity, string jurisdiction) => new("MISSING_TAX_RULE", $"tax-rule entity={entity} jurisdiction={jurisdiction}");
+
+    /// <summary>GL mapping for an entity and account role.</summary>
+    public static MissingMasterData GlMapping(string entity, AccountRole role, string? jurisdiction)
+        => new("MISSING_GL_MAPPING", $"gl-mapping entity={entity} role={role}{(jurisdiction is null ? "" : $" jurisdiction={jurisdiction}")}");
+
+    /// <summary>Price of a meter in a currency.</summary>
+    public static MissingMasterData Price(string meter, string currency) => new("MISSING_PRICE", $"price meter={meter} currency={currency}");
+}
+
+/// <summary>
+/// Reads the master-data global stores from inside a processor (Streamiz resolves a global store by name from any
+/// processor's context). Links, entities and products are read by key. Tax rules and GL mappings are keyed by their
+/// own ids but looked up by entity and jurisdiction or role, so they are indexed; the index is rebuilt at most once per
+/// <see cref="RefreshInterval"/>, and at once (rate-limited) when a lookup misses, so data that arrives late is seen.
+/// </summary>
+public sealed class MasterDataLookup
+{
+    /// <summary>How long an index of tax rules, GL mappings and meter prices is reused before it is rebuilt.</summary>
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan MissRefreshInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly ITimestampedKeyValueStore<string, AccountLink> _links;
+    private readonly ITimestampedKeyValueStore<string, LegalEntity> _entities;
+    private readonly ITimestampedKeyValueStore<string, Product> _products;
+    private readonly ITimestampedKeyValueStore<string, TaxRule> _taxRules;
+    private readonly ITimestampedKeyValueStore<string, GlMapping> _glMappings;
+    private readonly ITimestampedKeyValueStore<string, Streaming.Contracts.Crm.CrmAccount> _crmAccounts;
+    private readonly TimeProvider _clock;
+    private Index _index = Index.Empty;
+    private DateTimeOffset _builtAt = DateTimeOffset.MinValue;
+
+    /// <summary>Resolves the five global stores from a processor context.</summary>
+    /// <exception cref="InvalidOperationException">A store is not in the topology (the tables were not declared with <see cref="MasterDataTables.Declare"/>).</exception>
+    public MasterDataLookup(ProcessorContext context, TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        _links = Store<AccountLink>(context, MasterDataTables.AccountLinksStore);
+        _entities = Store<LegalEntity>(context, MasterDataTables.LegalEntitiesStore);
+        _products = Store<Product>(context, MasterDataTables.ProductsStore);
+        _taxRules = Store<TaxRule>(context, MasterDataTables.TaxRulesStore);
+        _glMappings = Store<GlMapping>(context, MasterDataTables.GlMappingsStore);
+        _crmAccounts = Store<Streaming.Contracts.Crm.CrmAccount>(context, MasterDataTables.CrmAccountsStore);
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>Account link by key, or null.</summary>
+    public AccountLink? Link(string key) => Cached(_linkCache, _links, key);
+
+    /// <summary>Legal entity by id, or null.</summary>
+    public LegalEntity? Entity(string id) => Cached(_entityCache, _entities, id);
+
+    /// <summary>Product by id, or null.</summary>
+    public Product? Product(string id) => Cached(_productCache, _products, id);
+
+    // The global stores hold bytes: every Get is an Avro deserialization. Values found are reused until the next
+    // refresh (at most RefreshInterval old, like the indexes); a miss is never cached, so late data is seen at once.
+    private readonly Dictionary<string, AccountLink> _linkCache = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LegalEntity> _entityCache = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Product> _productCache = new(StringComparer.Ordinal);
+    private DateTimeOffset _cachedAt = DateTimeOffset.MinValue;
+
+    private T? Cached<T>(Dictionary<string, T> cache, ITimestampedKeyValueStore<string, T> store, string key)
+        where T : class
+    {
+        var now = _clock.GetUtcNow();
+        if (now - _cachedAt > RefreshInterval)
+        {
+            _linkCache.Clear();
+            _entityCache.Clear();
+            _productCache.Clear();
+            _cachedAt = now;
+        }
+
+        if (cache.TryGetValue(key, out var hit))
+        {
+            return hit;
+        }
+
+        var value = store.Get(key)?.Value;
+        if (value is not null)
+        {
+            cache[key] = value;
+        }
+
+        return value;
+    }
+
+    /// <summary>The tax rule of an entity for a jurisdiction valid on <paramref name="on"/>, or null.</summary>
+    public TaxRule? TaxRule(string entity, string jurisdiction, DateTime on)
+        => Find(ix => ix.TaxRules.TryGetValue((entity, jurisdiction), out var rules)
+            ? rules.FirstOrDefault(r => (r.validFrom is null || r.validFrom.Value.Date <= on.Date) && (r.validTo is null || on.Date <= r.validTo.Value.Date))
+            : null);
+
+    /// <summary>The GL mapping of an entity for a role (a jurisdiction-specific mapping wins over a generic one), or null.</summary>
+    public GlMapping? GlMapping(string entity, AccountRole role, string? jurisdiction = null)
+        => Find(ix => ix.GlMappings.TryGetValue((entity, role), out var maps)
+            ? maps.FirstOrDefault(m => jurisdiction is not null && string.Equals(m.jurisdictionCode, jurisdiction, StringComparison.OrdinalIgnoreCase))
+              ?? maps.FirstOrDefault(m => m.jurisdictionCode is null)
+            : null);
+
+    /// <summary>CRM account by id, or null.</summary>
+    public Streaming.Contracts.Crm.CrmAccount? CrmAccount(string id) => _crmAccounts.Get(id)?.Value;
+
+    /// <summary>Ids of the CRM accounts whose parent is <paramref name="accountId"/>, sorted.</summary>
+    public IReadOnlyList<string> Subsidiaries(string accountId)
+        => Find(ix => ix.Subsidiaries.TryGetValue(accountId, out var subs) ? subs : null) ?? [];
+
+    /// <summary>The active legal entity that bills <paramref name="country"/> (lowest id first), or null.</summary>
+    public LegalEntity? EntityForCountry(string country)
+        => Find(ix => ix.EntitiesByCountry.TryGetValue(country.ToUpperInvariant(), out var e) ? e : null);
+
+    /// <summary>Jurisdictions of the tax rules of an entity in a country (its tax nexus there), sorted.</summary>
+    public IReadOnlyList<string> TaxNexus(string entity, string country)
+        => Find(ix => ix.TaxRules.Where(kv => kv.Key.Item1 == entity).SelectMany(kv => kv.Value)
+            .Where(r => string.Equals(r.country, country, StringComparison.OrdinalIgnoreCase))
+            .Select(r => r.jurisdictionCode).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } l ? l : null) ?? [];
+
+    /// <summary>The first (by product id, then price id) price that rates <paramref name="meter"/> in <paramref name="currency"/>, or null.</summary>
+    public (string ProductId, Price Price)? MeterPrice(string meter, string currency)
+        => Find(ix => ix.MeterPrices.TryGetValue((meter, currency.ToUpperInvariant()), out var p) ? new PriceMatch(p.Item1, p.Item2) : null) is { } m
+            ? (m.ProductId, m.Price) : null;
+
+    private sealed record PriceMatch(string ProductId, Price Price);
+
+    private T? Find<T>(Func<Index, T?> lookup)
+        where T : class
+    {
+        var now = _clock.GetUtcNow();
+        if (now - _builtAt > RefreshInterval)
+        {
+            Rebuild(now);
+        }
+
+        var found = lookup(_index);
+        if (found is null && now - _builtAt > MissRefreshInterval)
+        {
+            Rebuild(now);
+            found = lookup(_index);
+        }
+
+        return found;
+    }
+
+    private void Rebuild(DateTimeOffset now)
+    {
+        var taxRules = Values(_taxRules)
+            .GroupBy(r => (r.legalEntityId, r.jurisdictionCode))
+            .ToDictionary(g => g.Key, g => g.OrderBy(r => r.ruleId, StringComparer.Ordinal).ToList());
+        var glMappings = Values(_glMappings)
+            .GroupBy(m => (m.legalEntityId, m.accountRole))
+            .ToDictionary(g => g.Key, g => g.OrderBy(m => m.mappingId, StringComparer.Ordinal).ToList());
+        var meterPrices = new Dictionary<(string, string), (string, Price)>();
+        foreach (var product in Values(_products).Where(p => p.active).OrderBy(p => p.productId, StringComparer.Ordinal))
+        {
+            foreach (var price in product.prices.Where(p => p.meter is not null && Usage.UsageRater.CanRate(p)).OrderBy(p => p.priceId, StringComparer.Ordinal))
+            {
+                meterPrices.TryAdd((price.meter!, price.currency.ToUpperInvariant()), (product.productId, price));
+            }
+        }
+
+        var subsidiaries = Values(_crmAccounts).Where(a => a.parentAccountId is not null && !a.deleted)
+            .GroupBy(a => a.parentAccountId!)
+            .ToDictionary(g => g.Key, g => g.Select(a => a.accountId).Order(StringComparer.Ordinal).ToList());
+        var entitiesByCountry = new Dictionary<string, LegalEntity>(StringComparer.Ordinal);
+        foreach (var entity in Values(_entities).Where(e => e.active).OrderBy(e => e.legalEntityId, StringComparer.Ordinal))
+        {
+            foreach (var country in entity.billingCountries)
+            {
+                entitiesByCountry.TryAdd(country.ToUpperInvariant(), entity);
+            }
+        }
+
+        _index = new Index(taxRules, glMappings, meterPrices, subsidiaries, entitiesByCountry);
+        _builtAt = now;
+    }
+
+    // The in-memory store is a ConcurrentDictionary: enumerating it while the global thread updates it is safe.
+    private static IEnumerable<T> Values<T>(ITimestampedKeyValueStore<string, T> store)
+        where T : class
+        => store.All().Select(kv => kv.Value?.Value).Where(v => v is not null).Select(v => v!);
+
+    private static ITimestampedKeyValueStore<string, T> Store<T>(ProcessorContext context, string name)
+        => context.GetStateStore(name) as ITimestampedKeyValueStore<string, T>
+           ?? throw new InvalidOperationException($"global store {name} is not in the topology: declare the master data with {nameof(MasterDataTables)}.{nameof(MasterDataTables.Declare)}");
+
+    private sealed record Index(
+        Dictionary<(string, string), List<TaxRule>> TaxRules,
+        Dictionary<(string, AccountRole), List<GlMapping>> GlMappings,
+        Dictionary<(string, string), (string, Price)> MeterPrices,
+        Dictionary<string, List<string>> Subsidiaries,
+        Dictionary<string, LegalEntity> EntitiesByCountry)
+    {
+        public static readonly Index Empty = new([], [], [], [], []);
+    }
+}
