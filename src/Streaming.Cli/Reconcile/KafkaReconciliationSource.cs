@@ -8,6 +8,7 @@ using Streaming.Contracts.Ops;
 using Streaming.Platform.Serialization;
 using Streaming.Processors.FinanceMapping;
 using Streaming.Sinks.Reconciliation;
+using BillingFact = Streaming.Sinks.Reconciliation.BillingFact;
 
 namespace Streaming.Cli.Reconcile;
 
