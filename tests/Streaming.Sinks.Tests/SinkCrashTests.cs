@@ -77,7 +77,8 @@ public sealed class SinkCrashTests(PostgresFixture postgres)
         var posted = 0L;
         while (kills < Kills)
         {
-            using var child = StartSink(cli, stack, connectionString, log);
+            using var running = StartSink(cli, stack, connectionString, log);
+            var child = running.Process;
             // Wait until this process is posting (the ledger grows), then kill it at a random point of its work:
             // mid-batch, between the ledger commit and the offset commit, or while publishing results.
             var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -110,8 +111,9 @@ public sealed class SinkCrashTests(PostgresFixture postgres)
         Assert.InRange(postedByKilled, 1, Distinct - 1);
 
         // A last run, undisturbed, until every partition is committed to its end.
-        using (var final = StartSink(cli, stack, connectionString, log))
+        using (var finalRun = StartSink(cli, stack, connectionString, log))
         {
+            var final = finalRun.Process;
             var committed = await stack.WaitCommittedAsync("streaming-sink-erp-posting", c => ends.All(e => c.GetValueOrDefault(e.Key) == e.Value),
                 TimeSpan.FromSeconds(120), null, ct);
             final.Kill();
@@ -157,7 +159,31 @@ public sealed class SinkCrashTests(PostgresFixture postgres)
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static Process StartSink(string cli, SinkTestStack stack, string connectionString, StringBuilder log)
+    /// <summary>A child process that is killed when disposed, so a failing assertion never leaves a sink running.</summary>
+    private sealed class ChildProcess(Process process) : IDisposable
+    {
+        public Process Process { get; } = process;
+
+        public void Dispose()
+        {
+            try
+            {
+                if (!Process.HasExited)
+                {
+                    Process.Kill();
+                    Process.WaitForExit(10_000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // already gone
+            }
+
+            Process.Dispose();
+        }
+    }
+
+    private static ChildProcess StartSink(string cli, SinkTestStack stack, string connectionString, StringBuilder log)
     {
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { cli, "sink", "--batch-size", "1000", "--batch-wait-ms", "100" })
@@ -178,7 +204,7 @@ public sealed class SinkCrashTests(PostgresFixture postgres)
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.AppendLine("ERR " + e.Data); } } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return process;
+        return new ChildProcess(process);
     }
 
     /// <summary>The CLI built next to this test build (same configuration): src/Streaming.Cli/bin/{Configuration}/{tfm}/streaming.dll.</summary>

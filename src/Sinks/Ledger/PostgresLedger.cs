@@ -150,7 +150,9 @@ public sealed class PostgresLedger : ILedger
     public static async Task<PostgresLedger> OpenAsync(string connectionString, PostgresWriteMode mode, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        // Pooled connections keep their session (no DISCARD ALL on return): CopyMerge's temp staging tables are created once per
+        // physical connection instead of once per batch. They are ON COMMIT DELETE ROWS, so no row outlives its transaction.
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true };
         var location = $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database} (user {builder.Username}, {mode})";
         var ledger = new PostgresLedger(NpgsqlDataSource.Create(builder.ConnectionString), location, mode);
         try

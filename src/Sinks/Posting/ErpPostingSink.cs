@@ -32,6 +32,10 @@ public sealed record ErpPostingSinkOptions
 
     /// <summary>Longest wait between two attempts of the same batch.</summary>
     public TimeSpan MaxRetryBackoff { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>After a multi-partition batch failed transiently, the longest the sink spends retrying it partition by partition
+    /// (to pause only the affected ones) before parking the untried rest; keeps polling well within <c>max.poll.interval.ms</c>.</summary>
+    public TimeSpan MaxFailureProbing { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -287,10 +291,19 @@ public sealed class ErpPostingSink
             }
         }
 
-        // The batch spans partitions: find which ones are affected, so only those pause and the rest moves on.
-        foreach (var group in work.GroupBy(r => r.TopicPartition).ToList())
+        // The batch spans partitions: find which ones are affected, so only those pause and the rest moves on. Partitions that
+        // have not failed before go first. The probing is time-boxed (a database that is down may take its whole connect timeout per
+        // attempt, and the consumer must poll again well within max.poll.interval.ms): what is left untried is parked too.
+        var probing = System.Diagnostics.Stopwatch.StartNew();
+        foreach (var group in work.GroupBy(r => r.TopicPartition).OrderBy(g => attempts.GetValueOrDefault(g.Key)).ToList())
         {
             var records = group.ToList();
+            if (probing.Elapsed > _options.MaxFailureProbing)
+            {
+                Park(consumer, records, attempts, parked, new LedgerTransientException($"not tried: probing partitions took longer than {_options.MaxFailureProbing}"));
+                continue;
+            }
+
             try
             {
                 await ProcessBatchAsync(records, ct).ConfigureAwait(false);

@@ -88,9 +88,9 @@ public sealed class LedgerOptions : IValidatableObject
     /// <summary>PostgreSQL connection string (Npgsql syntax). Env: <c>LEDGER_CONNECTION_STRING</c>.</summary>
     public string? ConnectionString { get; set; }
 
-    /// <summary>How the PostgreSQL ledger writes a batch: <c>BatchedUpsert</c> (default, measured faster) or <c>CopyMerge</c>.</summary>
+    /// <summary>How the PostgreSQL ledger writes a batch: <c>CopyMerge</c> (default: measured faster, BENCHMARKS.md) or <c>BatchedUpsert</c>.</summary>
     [RegularExpression("^(BatchedUpsert|CopyMerge)$", ErrorMessage = "Ledger:PostgresWriteMode must be 'BatchedUpsert' or 'CopyMerge'.")]
-    public string PostgresWriteMode { get; set; } = "BatchedUpsert";
+    public string PostgresWriteMode { get; set; } = "CopyMerge";
 
     /// <summary>The provider in effect.</summary>
     public string EffectiveProvider => !string.IsNullOrWhiteSpace(Provider) ? Provider : string.IsNullOrWhiteSpace(ConnectionString) ? "Sqlite" : "Postgres";
