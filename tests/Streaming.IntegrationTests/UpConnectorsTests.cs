@@ -9,7 +9,7 @@ namespace Streaming.IntegrationTests;
 
 /// <summary>
 /// <c>up</c> (without <c>--demo</c>) serves the connector endpoints next to the pipeline: a signed Stripe webhook is stored and
-/// answered 200, an unsigned one 401, health and metrics answer; secrets come from configuration keys in their environment form.
+/// answered 200, an unsigned one 401, a usage batch on <c>POST /ingest/usage</c> is accepted, health and metrics answer; secrets come from configuration keys in their environment form.
 /// Runs its own embedded stack (as <c>up</c> does), not the shared fixture.
 /// </summary>
 public sealed partial class UpConnectorsTests
@@ -51,6 +51,14 @@ public sealed partial class UpConnectorsTests
         using (var unsigned = await http.PostAsync(baseUrl + "/webhooks/stripe", new StringContent(body, Encoding.UTF8, "application/json"), ct))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, unsigned.StatusCode);
+        }
+
+        // The usage ingestion endpoint is served by the same host.
+        const string usage = "{\"usageEventId\":\"use_up_1\",\"subscriptionItemId\":\"si_up_1\",\"customerId\":\"cus_up_1\",\"meter\":\"api_calls\",\"quantity\":3,\"occurredAt\":\"2026-11-25T10:00:00Z\"}\n";
+        using (var ingest = await http.PostAsync(baseUrl + "/ingest/usage", new StringContent(usage, Encoding.UTF8, "application/x-ndjson"), ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, ingest.StatusCode);
+            Assert.Contains("\"accepted\":1,\"rejected\":0", await ingest.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
         }
 
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(baseUrl + "/health/live", ct)).StatusCode);

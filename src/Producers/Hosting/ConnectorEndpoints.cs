@@ -33,16 +33,34 @@ public static class ConnectorEndpoints
         return app;
     }
 
-    /// <summary>Maps <c>/health/live</c>, <c>/health/ready</c> and <c>/metrics</c>.</summary>
-    public static IEndpointRouteBuilder MapConnectorOperations(this IEndpointRouteBuilder app, ConnectorRuntime runtime)
+    /// <summary>
+    /// Maps <c>/health/live</c>, <c>/health/ready</c> and <c>/metrics</c>. <paramref name="readinessChecks"/> (null when ready,
+    /// else the reason) are consulted by <c>/health/ready</c> once the connectors themselves are ready.
+    /// </summary>
+    public static IEndpointRouteBuilder MapConnectorOperations(this IEndpointRouteBuilder app, ConnectorRuntime runtime, IReadOnlyList<Func<string?>>? readinessChecks = null)
     {
         ArgumentNullException.ThrowIfNull(runtime);
+        var checks = readinessChecks ?? [];
         app.MapGet("/health/live", () => runtime.FatalError is { } fatal
             ? Results.Text($"not live: the Kafka producer failed fatally ({fatal})\n", statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Text("live\n"));
-        app.MapGet("/health/ready", () => runtime.Ready
-            ? Results.Text("ready\n")
-            : Results.Text(runtime.Writer.Failing ? "not ready: Kafka is not acknowledging\n" : "not ready: starting\n", statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapGet("/health/ready", () =>
+        {
+            if (!runtime.Ready)
+            {
+                return Results.Text(runtime.Writer.Failing ? "not ready: Kafka is not acknowledging\n" : "not ready: starting\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+
+            foreach (var check in checks)
+            {
+                if (check() is { } reason)
+                {
+                    return Results.Text($"not ready: {reason}\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+                }
+            }
+
+            return Results.Text("ready\n");
+        });
         app.MapGet("/metrics", async (HttpContext http) =>
         {
             http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -53,6 +53,18 @@ public sealed record ConnectorHostSettings
     /// <c>MapUsageIngestion</c>): each action is called once with the route builder after the connector endpoints are mapped.
     /// </summary>
     public IReadOnlyList<Action<IEndpointRouteBuilder>> Endpoints { get; init; } = [];
+
+    /// <summary>
+    /// Readiness of what <see cref="Endpoints"/> serve: each check returns null when ready, else the reason, which
+    /// <c>/health/ready</c> then answers with 503.
+    /// </summary>
+    public IReadOnlyList<Func<string?>> ReadinessChecks { get; init; } = [];
+
+    /// <summary>
+    /// What <see cref="Endpoints"/> use, handed to the host: disposed in order when the host is disposed, after the server
+    /// stopped (no request still in progress) and before the connector producer; also disposed when <c>StartAsync</c> fails.
+    /// </summary>
+    public IReadOnlyList<IAsyncDisposable> Resources { get; init; } = [];
 }
 
 /// <summary>
@@ -68,6 +80,7 @@ public sealed class ConnectorHost : IAsyncDisposable
     private Task _reReads = Task.CompletedTask;
     private HttpClient? _pollerHttp;
     private HttpClient? _crmHttp;
+    private IReadOnlyList<IAsyncDisposable> _resources = [];
 
     private ConnectorHost(WebApplication app, ConnectorRuntime runtime, IReadOnlyList<string> urls)
     {
@@ -89,6 +102,19 @@ public sealed class ConnectorHost : IAsyncDisposable
     public static async Task<ConnectorHost> StartAsync(ConnectorHostSettings settings, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        try
+        {
+            return await StartCoreAsync(settings, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await DisposeAllAsync(settings.Resources).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<ConnectorHost> StartCoreAsync(ConnectorHostSettings settings, CancellationToken ct)
+    {
         var crmHttp = settings.CrmReader is null && CrmApiReader.Configured(settings.Options) ? new HttpClient { Timeout = TimeSpan.FromSeconds(10) } : null;
         var crmReader = settings.CrmReader
             ?? (crmHttp is null ? null : new CrmApiReader(crmHttp, settings.Options, settings.LoggerFactory.CreateLogger<CrmApiReader>()));
@@ -103,7 +129,7 @@ public sealed class ConnectorHost : IAsyncDisposable
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
             var app = builder.Build();
             app.MapConnectorWebhooks(runtime);
-            app.MapConnectorOperations(runtime);
+            app.MapConnectorOperations(runtime, settings.ReadinessChecks);
             foreach (var map in settings.Endpoints)
             {
                 map(app);
@@ -122,7 +148,7 @@ public sealed class ConnectorHost : IAsyncDisposable
                 throw;
             }
 
-            var host = new ConnectorHost(app, runtime, urls) { _crmHttp = crmHttp };
+            var host = new ConnectorHost(app, runtime, urls) { _crmHttp = crmHttp, _resources = settings.Resources };
             if (settings.Options.Stripe.PollEvents)
             {
                 host.StartPoller(settings.Consumer);
@@ -221,7 +247,37 @@ public sealed class ConnectorHost : IAsyncDisposable
         }
         finally
         {
-            Runtime.Dispose();
+            try
+            {
+                // After the server stopped: what the extra endpoints accepted is flushed before anything is torn down.
+                await DisposeAllAsync(_resources).ConfigureAwait(false);
+            }
+            finally
+            {
+                Runtime.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Disposes every resource in order, even when one fails; rethrows the first failure.</summary>
+    private static async Task DisposeAllAsync(IReadOnlyList<IAsyncDisposable> resources)
+    {
+        Exception? first = null;
+        foreach (var resource in resources)
+        {
+            try
+            {
+                await resource.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                first ??= ex;
+            }
+        }
+
+        if (first is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,6 +7,7 @@ using Streaming.Platform.Configuration;
 using Streaming.Platform.Topics;
 using Streaming.Producers.Connectors;
 using Streaming.Producers.Hosting;
+using Streaming.Producers.Usage;
 
 namespace Streaming.Cli.Commands;
 
@@ -18,7 +18,7 @@ public static class ConnectorsCommand
     public static Command Create()
     {
         var urls = UrlsOption();
-        var serve = new Command("serve", "Run the connector HTTP host (webhooks, health, metrics) against the configured Kafka; Ctrl-C stops it.") { urls };
+        var serve = new Command("serve", "Run the connector HTTP host (webhooks, usage ingestion, health, metrics) against the configured Kafka; Ctrl-C stops it.") { urls };
         serve.SetAction((parse, ct) => ServeAsync(parse.GetValue(urls)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, ct));
         return new Command("connectors", "Source connectors: Stripe, HubSpot and Salesforce webhooks, the Stripe Events API poller.") { serve };
     }
@@ -31,16 +31,18 @@ public static class ConnectorsCommand
     };
 
     /// <summary>
-    /// Endpoints mapped on the connector host besides the webhooks — the place to add other ingestion endpoints
-    /// (e.g. <c>routes => routes.MapUsageIngestion(...)</c>).
+    /// Starts the connector host over a running stack and prints where it listens (never a secret). Besides the webhooks it
+    /// serves <c>POST /ingest/usage</c> through a <see cref="UsageIngestionService"/> of its own (<paramref name="usage"/>, or
+    /// the defaults), which the host flushes and disposes when it is disposed.
     /// </summary>
-    public static IReadOnlyList<Action<IEndpointRouteBuilder>> ExtraEndpoints(StackRuntime stack) => [];
-
-    /// <summary>Starts the connector host over a running stack and prints where it listens (never a secret).</summary>
-    public static async Task<ConnectorHost> StartHostAsync(StackRuntime stack, ConnectorOptions options, string urls, ILoggerFactory loggerFactory, TextWriter output, CancellationToken ct)
+    public static async Task<ConnectorHost> StartHostAsync(StackRuntime stack, ConnectorOptions options, string urls, ILoggerFactory loggerFactory, TextWriter output,
+        CancellationToken ct, UsageIngestionSettings? usage = null)
     {
         ArgumentNullException.ThrowIfNull(stack);
         ArgumentNullException.ThrowIfNull(options);
+        var ingestion = await UsageIngestionService.CreateAsync(stack.ProducerConfig("streaming-usage-ingest"), stack.Registry, usage ?? UsageIngestionSettings.Default,
+            loggerFactory, ct).ConfigureAwait(false);
+        // From here the host owns the ingestion service (disposed with it, or by StartAsync if it fails).
         var host = await ConnectorHost.StartAsync(new ConnectorHostSettings
         {
             Urls = urls,
@@ -49,9 +51,11 @@ public static class ConnectorsCommand
             Consumer = stack.ConsumerConfig("streaming-connectors"),
             Registry = stack.Registry,
             LoggerFactory = loggerFactory,
-            Endpoints = ExtraEndpoints(stack),
+            Endpoints = [ingestion.Map],
+            ReadinessChecks = [ingestion.NotReadyReason],
+            Resources = [ingestion],
         }, ct).ConfigureAwait(false);
-        output.WriteLine($"Connectors: listening on {string.Join(", ", host.Urls)} (POST /webhooks/stripe, /webhooks/hubspot, /webhooks/salesforce; GET /health/live, /health/ready, /metrics)");
+        output.WriteLine($"Connectors: listening on {string.Join(", ", host.Urls)} (POST /webhooks/stripe, /webhooks/hubspot, /webhooks/salesforce, /ingest/usage; GET /health/live, /health/ready, /metrics)");
         if (options.Stripe.WebhookSecrets.Count == 0)
         {
             output.WriteLine("Connectors: no Stripe webhook secret (Connectors:Stripe:WebhookSecrets); /webhooks/stripe answers 503.");
@@ -78,12 +82,14 @@ public static class ConnectorsCommand
         SchemaRegistryOptions registry;
         EmbeddedStackOptions embedded;
         ConnectorOptions connectors;
+        UsageIngestionSettings usage;
         try
         {
             kafka = configuration.BindValidated(KafkaOptions.Section, new KafkaOptionsValidator());
             registry = configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator());
             embedded = configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section);
             connectors = ConnectorOptions.Bind(configuration);
+            usage = UsageIngestionSettings.Bind(configuration);
         }
         catch (OptionsValidationException ex)
         {
@@ -115,7 +121,7 @@ public static class ConnectorsCommand
         try
         {
             await using var stack = await StackRuntime.StartAsync(kafka, registry, embedded, schemasDir, TopicManifest.LoadEmbedded(), loggerFactory, output, ct).ConfigureAwait(false);
-            await using var host = await StartHostAsync(stack, connectors, urls, loggerFactory, output, ct).ConfigureAwait(false);
+            await using var host = await StartHostAsync(stack, connectors, urls, loggerFactory, output, ct, usage).ConfigureAwait(false);
             output.WriteLine("Press Ctrl-C to stop.");
             await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
             return 0;

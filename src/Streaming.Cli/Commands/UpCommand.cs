@@ -56,6 +56,7 @@ public static class UpCommand
         var registry = Bind(() => configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator()));
         var embedded = Bind(() => configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section));
         var ledger = Bind(() => configuration.BindValidated<LedgerOptions>(LedgerOptions.Section));
+        var usage = Bind(() => Streaming.Producers.Usage.UsageIngestionSettings.Bind(configuration));
         ConnectorOptions? connectors = null;
         try
         {
@@ -128,7 +129,7 @@ public static class UpCommand
         {
             await using var stack = await StackRuntime.StartAsync(kafka, registry, embedded, schemasDir, TopicManifest.LoadEmbedded(), loggerFactory, output, ct);
             await using var connectorHost = !demo && urls is not null && connectors is not null
-                ? await ConnectorsCommand.StartHostAsync(stack, connectors, urls, loggerFactory, output, ct)
+                ? await ConnectorsCommand.StartHostAsync(stack, connectors, urls, loggerFactory, output, ct, usage)
                 : null;
             var runner = new PipelineRunner(stack, loggerFactory, output);
             var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger);
