@@ -39,19 +39,24 @@ public sealed record UsageOptions
     /// <summary>Bootstrap servers; null means env <c>KAFKA_BOOTSTRAP_SERVERS</c> or the embedded cluster.</summary>
     public string? BootstrapServers { get; init; }
 
+    /// <summary>Run the cost breakdown ladder (<see cref="UsageBreakdown"/>) instead of the three phases.</summary>
+    public bool Breakdown { get; init; }
+
     /// <summary>Where to write JSON results, if anywhere.</summary>
     public string? JsonPath { get; init; }
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
         usage [--records N] [--repetitions R] [--no-warmup] [--partitions P] [--capacity C]
-              [--lines-per-request L] [--concurrency K] [--bootstrap-servers LIST] [--json FILE]
+              [--lines-per-request L] [--concurrency K] [--bootstrap-servers LIST] [--json FILE] [--breakdown]
 
           Usage ingestion into billing.usage-shaped Avro, three phases per repetition on the same broker:
           raw Confluent.Kafka byte produce (the baseline, value size = the encoded usage record's), the library
           API (UsageIngestor.TryEnqueue) and POST /ingest/usage (Kestrel on loopback, K clients, L lines per
           request). Each timed until Kafka acknowledged every record; ratios to raw per repetition.
           Defaults: 500,000 records, 3 repetitions after 1 warm-up, capacity 100,000, 2,000 lines x 4 clients.
+          --breakdown: instead, a ladder of produce loops (null key -> key -> headers -> encoding -> linger), N records
+          each, R times, to show what each step of the library path costs relative to raw.
         """;
 
     /// <summary>Parses the arguments after <c>usage</c>.</summary>
@@ -67,6 +72,7 @@ public sealed record UsageOptions
                 "--records" => o with { Records = Long() },
                 "--repetitions" => o with { Repetitions = checked((int)Long()) },
                 "--no-warmup" => o with { Warmup = false },
+                "--breakdown" => o with { Breakdown = true },
                 "--partitions" => o with { Partitions = checked((int)Long()) },
                 "--capacity" => o with { Capacity = checked((int)Long()) },
                 "--lines-per-request" => o with { LinesPerRequest = checked((int)Long()) },
@@ -132,6 +138,18 @@ public static class UsageCommand
         Console.WriteLine($"  raw         : RawThroughput.MeasureProduceAsync, {valueBytes} B values, null key, no headers (the Foundation baseline)");
         Console.WriteLine($"  load (1/5/15): {LoadAverage()}");
         Console.WriteLine();
+        if (options.Breakdown)
+        {
+            var id = DateTimeOffset.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+            for (var rep = 1; rep <= options.Repetitions; rep++)
+            {
+                Console.WriteLine($"breakdown {rep}/{options.Repetitions}:");
+                await UsageBreakdown.RunAsync(broker, settings, options.Records, partitions, $"{id}.{rep}", ct).ConfigureAwait(false);
+            }
+
+            Console.WriteLine($"  load (1/5/15) after: {LoadAverage()}");
+            return 0;
+        }
 
         var started = DateTimeOffset.UtcNow;
         var runId = started.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
