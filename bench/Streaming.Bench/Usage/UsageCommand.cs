@@ -39,19 +39,24 @@ public sealed record UsageOptions
     /// <summary>Bootstrap servers; null means env <c>KAFKA_BOOTSTRAP_SERVERS</c> or the embedded cluster.</summary>
     public string? BootstrapServers { get; init; }
 
+    /// <summary>Run the cost breakdown ladder (<see cref="UsageBreakdown"/>) instead of the three phases.</summary>
+    public bool Breakdown { get; init; }
+
     /// <summary>Where to write JSON results, if anywhere.</summary>
     public string? JsonPath { get; init; }
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
         usage [--records N] [--repetitions R] [--no-warmup] [--partitions P] [--capacity C]
-              [--lines-per-request L] [--concurrency K] [--bootstrap-servers LIST] [--json FILE]
+              [--lines-per-request L] [--concurrency K] [--bootstrap-servers LIST] [--json FILE] [--breakdown]
 
           Usage ingestion into billing.usage-shaped Avro, three phases per repetition on the same broker:
           raw Confluent.Kafka byte produce (the baseline, value size = the encoded usage record's), the library
           API (UsageIngestor.TryEnqueue) and POST /ingest/usage (Kestrel on loopback, K clients, L lines per
           request). Each timed until Kafka acknowledged every record; ratios to raw per repetition.
           Defaults: 500,000 records, 3 repetitions after 1 warm-up, capacity 100,000, 2,000 lines x 4 clients.
+          --breakdown: instead, a ladder of produce loops (null key -> key -> headers -> encoding -> linger), N records
+          each, R times, to show what each step of the library path costs relative to raw.
         """;
 
     /// <summary>Parses the arguments after <c>usage</c>.</summary>
@@ -67,6 +72,7 @@ public sealed record UsageOptions
                 "--records" => o with { Records = Long() },
                 "--repetitions" => o with { Repetitions = checked((int)Long()) },
                 "--no-warmup" => o with { Warmup = false },
+                "--breakdown" => o with { Breakdown = true },
                 "--partitions" => o with { Partitions = checked((int)Long()) },
                 "--capacity" => o with { Capacity = checked((int)Long()) },
                 "--lines-per-request" => o with { LinesPerRequest = checked((int)Long()) },
@@ -87,8 +93,14 @@ public sealed record UsageOptions
 }
 
 /// <summary>One repetition: the three phases, each on a fresh topic.</summary>
-public sealed record UsageRepetition(int Index, PhaseResult Raw, UsagePhase Library, UsagePhase Http)
+public sealed record UsageRepetition(int Index, PhaseResult Raw, double RawCpuMicrosPerRecord, UsagePhase Library, UsagePhase Http)
 {
+    /// <summary>Raw CPU per record ÷ library CPU per record: the throughput ratio to expect when both are CPU-bound on the same cores.</summary>
+    public double LibraryCpuRatio => RawCpuMicrosPerRecord / Library.CpuMicrosPerRecord;
+
+    /// <summary>Raw CPU per record ÷ HTTP CPU per record.</summary>
+    public double HttpCpuRatio => RawCpuMicrosPerRecord / Http.CpuMicrosPerRecord;
+
     /// <summary>Library records/s ÷ raw records/s.</summary>
     public double LibraryRatio => Library.RecordsPerSecond / Raw.RecordsPerSecond;
 
@@ -100,7 +112,8 @@ public sealed record UsageRepetition(int Index, PhaseResult Raw, UsagePhase Libr
 public sealed record UsageReport(
     string Scenario, DateTimeOffset StartedUtc, string Machine, string Broker, long Records, int EncodedValueBytes, int Partitions,
     string ProducerSettings, int Capacity, int LinesPerRequest, int Concurrency, IReadOnlyList<UsageRepetition> Repetitions,
-    Summary RawRecordsPerSecond, Summary LibraryRecordsPerSecond, Summary HttpRecordsPerSecond, Summary LibraryRatio, Summary HttpRatio);
+    Summary RawRecordsPerSecond, Summary LibraryRecordsPerSecond, Summary HttpRecordsPerSecond, Summary LibraryRatio, Summary HttpRatio,
+    Summary RawCpuMicrosPerRecord, Summary LibraryCpuMicrosPerRecord, Summary HttpCpuMicrosPerRecord, Summary LibraryCpuRatio, Summary HttpCpuRatio);
 
 /// <summary>The <c>usage</c> subcommand.</summary>
 public static class UsageCommand
@@ -132,6 +145,18 @@ public static class UsageCommand
         Console.WriteLine($"  raw         : RawThroughput.MeasureProduceAsync, {valueBytes} B values, null key, no headers (the Foundation baseline)");
         Console.WriteLine($"  load (1/5/15): {LoadAverage()}");
         Console.WriteLine();
+        if (options.Breakdown)
+        {
+            var id = DateTimeOffset.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+            for (var rep = 1; rep <= options.Repetitions; rep++)
+            {
+                Console.WriteLine($"breakdown {rep}/{options.Repetitions}:");
+                await UsageBreakdown.RunAsync(broker, settings, options.Records, partitions, $"{id}.{rep}", ct).ConfigureAwait(false);
+            }
+
+            Console.WriteLine($"  load (1/5/15) after: {LoadAverage()}");
+            return 0;
+        }
 
         var started = DateTimeOffset.UtcNow;
         var runId = started.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
@@ -141,7 +166,10 @@ public static class UsageCommand
             var label = rep == 0 ? "warm-up" : $"run {rep}/{options.Repetitions}";
             var rawTopic = $"bench.usage-raw.{runId}.{rep}";
             await broker.CreateTopicAsync(rawTopic, partitions).ConfigureAwait(false);
+            var rawCpu = UsageThroughput.ProcessCpu();
             var raw = await RawThroughput.MeasureProduceAsync(broker.BootstrapServers, rawTopic, partitions, options.Records, valueBytes, settings, cancellationToken: ct).ConfigureAwait(false);
+
+            var rawCpuPerRecord = (UsageThroughput.ProcessCpu() - rawCpu).TotalMicroseconds / options.Records;
 
             var libTopic = await UsageTopicAsync(broker, client, $"bench.usage-lib.{runId}.{rep}", partitions).ConfigureAwait(false);
             var library = await UsageThroughput.MeasureLibraryAsync(broker.BootstrapServers, client, libTopic, options.Records, settings, options.Capacity, ct).ConfigureAwait(false);
@@ -153,9 +181,10 @@ public static class UsageCommand
             Verify(broker, httpTopic, partitions, options.Records);
             await broker.CheckForDroppedDataAsync().ConfigureAwait(false);
 
-            var r = new UsageRepetition(rep, raw, library, http);
+            var r = new UsageRepetition(rep, raw, rawCpuPerRecord, library, http);
             Console.WriteLine($"  {label,-9} raw {raw.RecordsPerSecond,11:N0} rec/s   library {library.RecordsPerSecond,11:N0} rec/s ({r.LibraryRatio:P0} of raw, peak heap {library.Memory.PeakManagedMb:N0} MB, ws {library.Memory.PeakWorkingSetMb:N0} MB)   " +
                 $"http {http.RecordsPerSecond,11:N0} rec/s ({r.HttpRatio:P0} of raw, peak heap {http.Memory.PeakManagedMb:N0} MB, ws {http.Memory.PeakWorkingSetMb:N0} MB)" + (rep == 0 ? "   [discarded]" : ""));
+            Console.WriteLine($"  {"",-9} CPU µs/record (all threads, broker included): raw {rawCpuPerRecord:N2}   library {library.CpuMicrosPerRecord:N2} (raw/library {r.LibraryCpuRatio:N2})   http {http.CpuMicrosPerRecord:N2} (raw/http {r.HttpCpuRatio:N2})");
             if (rep > 0)
             {
                 repetitions.Add(r);
@@ -165,7 +194,9 @@ public static class UsageCommand
         var report = new UsageReport("usage", started, machine, broker.Description, options.Records, valueBytes, partitions, settings.Describe(),
             options.Capacity, options.LinesPerRequest, options.Concurrency, repetitions,
             Summary.Of(repetitions.Select(r => r.Raw.RecordsPerSecond)), Summary.Of(repetitions.Select(r => r.Library.RecordsPerSecond)),
-            Summary.Of(repetitions.Select(r => r.Http.RecordsPerSecond)), Summary.Of(repetitions.Select(r => r.LibraryRatio)), Summary.Of(repetitions.Select(r => r.HttpRatio)));
+            Summary.Of(repetitions.Select(r => r.Http.RecordsPerSecond)), Summary.Of(repetitions.Select(r => r.LibraryRatio)), Summary.Of(repetitions.Select(r => r.HttpRatio)),
+            Summary.Of(repetitions.Select(r => r.RawCpuMicrosPerRecord)), Summary.Of(repetitions.Select(r => r.Library.CpuMicrosPerRecord)),
+            Summary.Of(repetitions.Select(r => r.Http.CpuMicrosPerRecord)), Summary.Of(repetitions.Select(r => r.LibraryCpuRatio)), Summary.Of(repetitions.Select(r => r.HttpCpuRatio)));
 
         Console.WriteLine();
         Console.WriteLine($"Results ({repetitions.Count} timed runs; median [min - max]; every record verified in the log exactly once):");
@@ -175,6 +206,11 @@ public static class UsageCommand
         Console.WriteLine($"| raw byte produce      | {report.RawRecordsPerSecond.Median,16:N0} | {report.RawRecordsPerSecond.Min,9:N0} - {report.RawRecordsPerSecond.Max,9:N0} | 1.00                             |                   |                  |");
         Row("library (UsageIngestor)", report.LibraryRecordsPerSecond, report.LibraryRatio, repetitions.Select(r => r.Library.Memory).ToList());
         Row("POST /ingest/usage", report.HttpRecordsPerSecond, report.HttpRatio, repetitions.Select(r => r.Http.Memory).ToList());
+        Console.WriteLine();
+        Console.WriteLine("CPU per record (process CPU time over the timed interval, every thread incl. the in-process broker; median [min - max]):");
+        Console.WriteLine($"  raw {report.RawCpuMicrosPerRecord.Median:N2} µs [{report.RawCpuMicrosPerRecord.Min:N2} - {report.RawCpuMicrosPerRecord.Max:N2}]" +
+            $"   library {report.LibraryCpuMicrosPerRecord.Median:N2} µs [{report.LibraryCpuMicrosPerRecord.Min:N2} - {report.LibraryCpuMicrosPerRecord.Max:N2}], raw/library {report.LibraryCpuRatio.Median:N2} [{report.LibraryCpuRatio.Min:N2} - {report.LibraryCpuRatio.Max:N2}]" +
+            $"   http {report.HttpCpuMicrosPerRecord.Median:N2} µs [{report.HttpCpuMicrosPerRecord.Min:N2} - {report.HttpCpuMicrosPerRecord.Max:N2}], raw/http {report.HttpCpuRatio.Median:N2} [{report.HttpCpuRatio.Min:N2} - {report.HttpCpuRatio.Max:N2}]");
         Console.WriteLine();
         Console.WriteLine($"  load (1/5/15) after: {LoadAverage()}");
         if (options.JsonPath is not null)

@@ -20,7 +20,11 @@ namespace Streaming.Bench.Usage;
 public sealed record MemorySample(double PeakManagedMb, double PeakWorkingSetMb, double EndManagedMb, double EndWorkingSetMb, int Gen2Collections);
 
 /// <summary>One timed usage phase: records/s plus the memory seen meanwhile.</summary>
-public sealed record UsagePhase(string Phase, long Records, TimeSpan Elapsed, MemorySample Memory)
+/// <param name="CpuMicrosPerRecord">
+/// Process CPU time (every thread: caller, librdkafka, Kestrel, the in-process embedded broker) over the timed interval,
+/// per record. Other load on the machine changes it far less than records/s.
+/// </param>
+public sealed record UsagePhase(string Phase, long Records, TimeSpan Elapsed, MemorySample Memory, double CpuMicrosPerRecord)
 {
     /// <summary>Records acknowledged per second.</summary>
     public double RecordsPerSecond => Records / Elapsed.TotalSeconds;
@@ -53,6 +57,13 @@ public static class UsageThroughput
         "use_" + i.ToString(CultureInfo.InvariantCulture), items[i % items.Length], "cus_" + (i % items.Length).ToString(CultureInfo.InvariantCulture), "api_calls",
         1 + (i % 1000), Start.AddMilliseconds(i), Start.AddMilliseconds(i + 1500), "bench-gateway", attributes);
 
+    /// <summary>CPU time used so far by every thread of this process.</summary>
+    public static TimeSpan ProcessCpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
     /// <summary>Subscription item ids used as keys.</summary>
     public static string[] Items(int count) => Enumerable.Range(0, count).Select(i => $"si_{i:D5}").ToArray();
 
@@ -66,6 +77,7 @@ public static class UsageThroughput
         var attributes = new Dictionary<string, string> { ["region"] = "eu-west-1", ["plan"] = "pro" };
         var context = UsageContext.Create("bench-usage-lib");
         using var memory = new MemoryProbe();
+        var cpu = ProcessCpu();
         var clock = Stopwatch.StartNew();
         await Task.Factory.StartNew(() =>
         {
@@ -82,12 +94,13 @@ public static class UsageThroughput
         }, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
         await ingestor.FlushAsync(TimeSpan.FromSeconds(120), ct).ConfigureAwait(false);
         clock.Stop();
+        var cpuPerRecord = (ProcessCpu() - cpu).TotalMicroseconds / records;
         if (ingestor.Delivered != records || ingestor.Failed != 0)
         {
             throw new InvalidOperationException($"Library path: {ingestor.Delivered:N0} delivered, {ingestor.Failed:N0} failed of {records:N0}.");
         }
 
-        return new UsagePhase("library", records, clock.Elapsed, memory.Stop());
+        return new UsagePhase("library", records, clock.Elapsed, memory.Stop(), cpuPerRecord);
     }
 
     /// <summary>
@@ -117,6 +130,7 @@ public static class UsageThroughput
         long throttled = 0;
         var next = -1;
         using var memory = new MemoryProbe();
+        var cpu = ProcessCpu();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
         {
@@ -149,6 +163,7 @@ public static class UsageThroughput
             }
         }, ct))).ConfigureAwait(false);
         clock.Stop();
+        var cpuPerRecord = (ProcessCpu() - cpu).TotalMicroseconds / records;
         var sample = memory.Stop();
         await app.StopAsync(ct).ConfigureAwait(false);
         if (accepted != records || ingestor.Delivered != records)
@@ -161,7 +176,7 @@ public static class UsageThroughput
             Console.Error.WriteLine($"  ... http: {throttled:N0} request(s) got 429 and were resent");
         }
 
-        return new UsagePhase("http", records, clock.Elapsed, sample);
+        return new UsagePhase("http", records, clock.Elapsed, sample, cpuPerRecord);
     }
 
     /// <summary>One NDJSON body of <paramref name="lines"/> lines with event ids unique within it.</summary>

@@ -25,9 +25,11 @@ public sealed class UsageIngestor : IDisposable
     private readonly ILogger _log;
     private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
     private readonly UsageContext _defaultContext;
-    private long _inFlight;
-    private long _enqueued;
-    private long _delivered;
+    // Each hot counter on its own cache line: _enqueued is written by producing threads, _delivered by the client's
+    // delivery-report thread, _inFlight by both; sharing one line would bounce it between cores on every record.
+    private PaddedCounter _inFlight;
+    private PaddedCounter _enqueued;
+    private PaddedCounter _delivered;
     private long _failed;
     private Error? _firstError;
     private int _disposed;
@@ -83,13 +85,13 @@ public sealed class UsageIngestor : IDisposable
     public int Capacity { get; }
 
     /// <summary>Records queued and not yet acknowledged (or reserved by an open batch).</summary>
-    public long InFlight => Interlocked.Read(ref _inFlight);
+    public long InFlight => Interlocked.Read(ref _inFlight.Value);
 
     /// <summary>Records handed to the producer.</summary>
-    public long Enqueued => Interlocked.Read(ref _enqueued);
+    public long Enqueued => Interlocked.Read(ref _enqueued.Value);
 
     /// <summary>Records acknowledged by Kafka.</summary>
-    public long Delivered => Interlocked.Read(ref _delivered);
+    public long Delivered => Interlocked.Read(ref _delivered.Value);
 
     /// <summary>Records whose delivery failed.</summary>
     public long Failed => Interlocked.Read(ref _failed);
@@ -107,9 +109,25 @@ public sealed class UsageIngestor : IDisposable
     public bool TryEnqueue(in UsageRecord record, UsageContext? context = null)
     {
         Validate(record);
-        var value = _encoder.Encode(record);
-        var key = Encoding.UTF8.GetBytes(record.SubscriptionItemId);
-        return TryProduceReserving(key, value, (context ?? _defaultContext).Headers);
+        // Room first: a caller at capacity retries the same record, and encoding it on every refused try would spend
+        // the CPU the producer needs to drain the queue.
+        if (!TryReserve(1))
+        {
+            return false;
+        }
+
+        byte[] value;
+        try
+        {
+            value = _encoder.Encode(record);
+        }
+        catch
+        {
+            Release(1);
+            throw;
+        }
+
+        return TryProduceReserved(Encoding.UTF8.GetBytes(record.SubscriptionItemId), value, (context ?? _defaultContext).Headers);
     }
 
     /// <summary>Queues one record, waiting (asynchronously) while the ingestor is at capacity.</summary>
@@ -202,7 +220,7 @@ public sealed class UsageIngestor : IDisposable
             try
             {
                 _producer.Produce(_options.Topic, message, onDelivery);
-                Interlocked.Increment(ref _enqueued);
+                Interlocked.Increment(ref _enqueued.Value);
                 return true;
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -224,17 +242,15 @@ public sealed class UsageIngestor : IDisposable
         }
     }
 
-    private bool TryProduceReserving(byte[] key, byte[] value, Headers headers)
-    {
-        if (!TryReserve(1))
-        {
-            return false;
-        }
+    private bool TryProduceReserving(byte[] key, byte[] value, Headers headers) => TryReserve(1) && TryProduceReserved(key, value, headers);
 
+    /// <summary>Produces a record whose room (1) is reserved; on a full librdkafka queue or an error the room is released.</summary>
+    private bool TryProduceReserved(byte[] key, byte[] value, Headers headers)
+    {
         try
         {
             _producer.Produce(_options.Topic, new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers }, _onDelivery);
-            Interlocked.Increment(ref _enqueued);
+            Interlocked.Increment(ref _enqueued.Value);
             return true;
         }
         catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -251,7 +267,7 @@ public sealed class UsageIngestor : IDisposable
 
     private bool TryReserve(int count)
     {
-        var current = Interlocked.Read(ref _inFlight);
+        var current = Interlocked.Read(ref _inFlight.Value);
         while (true)
         {
             if (current + count > Capacity)
@@ -259,7 +275,7 @@ public sealed class UsageIngestor : IDisposable
                 return false;
             }
 
-            var seen = Interlocked.CompareExchange(ref _inFlight, current + count, current);
+            var seen = Interlocked.CompareExchange(ref _inFlight.Value, current + count, current);
             if (seen == current)
             {
                 return true;
@@ -269,7 +285,7 @@ public sealed class UsageIngestor : IDisposable
         }
     }
 
-    internal void Release(int count) => Interlocked.Add(ref _inFlight, -count);
+    internal void Release(int count) => Interlocked.Add(ref _inFlight.Value, -count);
 
     private void OnDelivery(DeliveryReport<byte[], byte[]> report) => Completed(report.Error);
 
@@ -279,7 +295,7 @@ public sealed class UsageIngestor : IDisposable
         Release(1);
         if (!error.IsError)
         {
-            Interlocked.Increment(ref _delivered);
+            Interlocked.Increment(ref _delivered.Value);
             return;
         }
 
@@ -408,4 +424,12 @@ public sealed class UsageBatch
             _done.TrySetResult(new UsageBatchResult(Volatile.Read(ref _delivered), Volatile.Read(ref _failed), Volatile.Read(ref _firstError)));
         }
     }
+}
+
+/// <summary>A counter alone on its cache line (64 bytes of padding before and after it).</summary>
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 136)]
+internal struct PaddedCounter
+{
+    [System.Runtime.InteropServices.FieldOffset(64)]
+    public long Value;
 }
