@@ -56,6 +56,7 @@ public static class UpCommand
         var registry = Bind(() => configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator()));
         var embedded = Bind(() => configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section));
         var ledger = Bind(() => configuration.BindValidated<LedgerOptions>(LedgerOptions.Section));
+        var netSuite = ledger is null ? null : Bind<Streaming.Sinks.NetSuite.NetSuiteOptions>(() => Streaming.Sinks.Ledger.LedgerFactory.BindNetSuite(ledger, configuration)!);
         ConnectorOptions? connectors = null;
         try
         {
@@ -131,7 +132,7 @@ public static class UpCommand
                 ? await ConnectorsCommand.StartHostAsync(stack, connectors, urls, loggerFactory, output, ct)
                 : null;
             var runner = new PipelineRunner(stack, loggerFactory, output);
-            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger);
+            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger, netSuite);
             if (summary is not null)
             {
                 PipelineRunner.Print(summary, output);

@@ -14,6 +14,7 @@ using Streaming.Producers.Demo;
 using Streaming.Sinks.Journals;
 using Streaming.Platform.Configuration;
 using Streaming.Sinks.Ledger;
+using Streaming.Sinks.NetSuite;
 using Streaming.Sinks.Posting;
 
 namespace Streaming.Cli.Up;
@@ -36,10 +37,10 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
     /// <summary>Starts everything; with <paramref name="demo"/> produces the demo month, waits for it to be processed and returns; otherwise runs until cancelled.</summary>
     /// <exception cref="InvalidOperationException">The topology stopped on its own (ERROR) or the sink failed: the pipeline is not healthy.</exception>
     public async Task<PipelineSummary?> RunAsync(string ledgerPath, bool demo, string stateDir, TimeSpan timeout, CancellationToken ct,
-        LedgerOptions? ledgerOptions = null)
+        LedgerOptions? ledgerOptions = null, NetSuiteOptions? netSuite = null)
     {
         // The configured ledger (Ledger:Provider / LEDGER_CONNECTION_STRING); SQLite at ledgerPath unless PostgreSQL is configured.
-        await using var ledger = await LedgerFactory.OpenAsync(ledgerOptions ?? new LedgerOptions(), ct, ledgerPath).ConfigureAwait(false);
+        await using var ledger = await LedgerFactory.OpenAsync(ledgerOptions ?? new LedgerOptions(), ct, ledgerPath, netSuite, loggerFactory).ConfigureAwait(false);
         output.WriteLine(ledger is SqliteLedger ? $"Ledger: SQLite at {ledger.Location}" : $"Ledger: {ledger.Location}");
         using var producer = new ProducerBuilder<string, byte[]>(stack.ProducerConfig("streaming-cli")).Build();
         var records = new AvroRecordProducer(producer, stack.Registry);

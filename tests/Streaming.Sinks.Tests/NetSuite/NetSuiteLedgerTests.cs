@@ -137,7 +137,7 @@ public sealed class NetSuiteLedgerTests
 
         var ex = await Assert.ThrowsAsync<ErpPermanentException>(() => ledger.PostBatchAsync([Invoice(1), Payment(1), Invoice(2)], ct));
 
-        var rejection = Assert.Single(ex.Rejections);
+        var rejection = Assert.Single(ex.ErpRejections);
         Assert.Equal(("payment:pi_1:applied", 400, "INVALID_KEY_OR_REF"), (rejection.PostingKey, rejection.HttpStatus, rejection.ErrorCode));
         Assert.Contains("610", rejection.Detail, StringComparison.Ordinal);
         Assert.Equal(["invoice:in_1:issued", "invoice:in_2:issued"], ex.Posted.Select(o => o.PostingKey));
@@ -156,8 +156,8 @@ public sealed class NetSuiteLedgerTests
 
         var ex = await Assert.ThrowsAsync<ErpPermanentException>(() => ledger.PostBatchAsync([Payment(1)], ct));
 
-        Assert.Equal("UNMAPPED_REFERENCE", Assert.Single(ex.Rejections).ErrorCode);
-        Assert.Contains("'6100' (NetSuite:Accounts)", ex.Rejections[0].Detail, StringComparison.Ordinal);
+        Assert.Equal("UNMAPPED_REFERENCE", Assert.Single(ex.ErpRejections).ErrorCode);
+        Assert.Contains("'6100' (NetSuite:Accounts)", ex.ErpRejections[0].Detail, StringComparison.Ordinal);
         Assert.Empty(server.RequestLog);
     }
 
