@@ -22,7 +22,7 @@ namespace Streaming.Cli.Up;
 /// <summary>What a demo run produced, for the printed summary and for tests.</summary>
 public sealed record PipelineSummary(
     IReadOnlyDictionary<string, long> RecordsPerTopic,
-    long JournalsPosted,
+    long? JournalsPosted,
     long JournalsPostedThisRun,
     long DuplicatesThisRun,
     long Quarantined,
@@ -296,9 +296,20 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         var after = await EndOffsetsAsync(ct).ConfigureAwait(false);
         var perTopic = after.GroupBy(kv => kv.Key.Topic)
             .ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value - before.GetValueOrDefault(kv.Key)), StringComparer.Ordinal);
-        var journals = await ledger.CountJournalsAsync(ct).ConfigureAwait(false);
+        long? journals = null;
+        IReadOnlyList<TrialBalanceRow> trialBalance = [];
+        try
+        {
+            journals = await ledger.CountJournalsAsync(ct).ConfigureAwait(false);
+            trialBalance = await ledger.TrialBalanceAsync(ct).ConfigureAwait(false);
+        }
+        catch (NotSupportedException)
+        {
+            // A REST ERP (NetSuite) does not read counts or balances back: its own reports are the source of truth.
+        }
+
         return new PipelineSummary(new SortedDictionary<string, long>(perTopic, StringComparer.Ordinal), journals, sink.PostedCount, sink.DuplicateCount,
-            perTopic.GetValueOrDefault(Topics.Quarantine), await ledger.TrialBalanceAsync(ct).ConfigureAwait(false), ledger.Location);
+            perTopic.GetValueOrDefault(Topics.Quarantine), trialBalance, ledger.Location);
     }
 
     /// <summary>Writes the summary as people read it.</summary>
@@ -314,7 +325,10 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
 
         output.WriteLine();
-        output.WriteLine($"Journals posted: {summary.JournalsPosted} in the ledger ({summary.JournalsPostedThisRun} new this run, {summary.DuplicatesThisRun} duplicate deliveries ignored)");
+        output.WriteLine(summary.JournalsPosted is { } total
+            ? $"Journals posted: {total} in the ledger ({summary.JournalsPostedThisRun} new this run, {summary.DuplicatesThisRun} duplicate deliveries ignored)"
+            : $"Journals posted: {summary.JournalsPostedThisRun} new this run, {summary.DuplicatesThisRun} duplicate deliveries ignored (this ledger does not count or "
+              + "balance its journals; use its own reports)");
         output.WriteLine($"Quarantined:     {summary.Quarantined} (this run)");
         output.WriteLine($"Ledger:          {summary.LedgerLocation}");
         foreach (var group in summary.TrialBalance.GroupBy(r => (r.LegalEntityId, r.Currency)))
