@@ -35,12 +35,30 @@ public class LedgerRejectedException(string postingKey, string reasonCode, strin
     public string ReasonCode { get; } = reasonCode;
 }
 
+/// <summary>One journal a ledger refused for good, with its reason and context for the quarantine record.</summary>
+public sealed record LedgerRejection(string PostingKey, string ReasonCode, string Detail, IReadOnlyDictionary<string, string> Context);
+
+/// <summary>
+/// A ledger without a batch transaction (a REST ERP) refused some journals of the batch for good and posted the others.
+/// <see cref="Rejections"/> name the refused ones; <see cref="Outcomes"/> are the real outcomes of every other journal of the
+/// batch, in batch order. The sink quarantines the rejected journals, reports the outcomes and commits; it does not post again.
+/// </summary>
+public class LedgerPartiallyRejectedException(IReadOnlyList<LedgerRejection> rejections, IReadOnlyList<PostingOutcome> outcomes, string message)
+    : Exception(message)
+{
+    /// <summary>The refused journals (a posting key repeated in the batch may appear once per occurrence).</summary>
+    public IReadOnlyList<LedgerRejection> Rejections { get; } = rejections;
+
+    /// <summary>Outcomes of the journals not rejected, in batch order.</summary>
+    public IReadOnlyList<PostingOutcome> Outcomes { get; } = outcomes;
+}
+
 /// <summary>What a failed ledger call means for the sink.</summary>
 public enum LedgerErrorKind
 {
     /// <summary>Retry later with backoff; commit nothing past the batch.</summary>
     Transient,
-    /// <summary>One journal is refused for good: quarantine it, post the rest.</summary>
+    /// <summary>Journals are refused for good: quarantine them, post (or report) the rest.</summary>
     Rejected,
     /// <summary>Anything else (a bug, a broken schema): the sink stops without committing, so a restart re-reads the batch.</summary>
     Fatal,
@@ -53,7 +71,7 @@ public static class LedgerErrors
     public static LedgerErrorKind Classify(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        if (exception is LedgerRejectedException)
+        if (exception is LedgerRejectedException or LedgerPartiallyRejectedException)
         {
             return LedgerErrorKind.Rejected;
         }

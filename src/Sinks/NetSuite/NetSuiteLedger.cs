@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -22,8 +23,10 @@ namespace Streaming.Sinks.NetSuite;
 /// <remarks>
 /// A REST ERP has no batch transaction: <see cref="PostBatchAsync"/> posts each journal on its own, so a failed batch may have
 /// posted some of its journals. That is safe because posting is idempotent by external id — retrying the batch returns them as
-/// duplicates. Failures surface as <see cref="ErpTransientException"/> (retry the batch later) or <see cref="ErpPermanentException"/>
-/// (quarantine the named journals, keep the others).
+/// duplicates — or as <see cref="PostingStatus.Posted"/> when this instance's own earlier PUT created them (it remembers keys it
+/// PUT until their outcome is returned). Failures surface as <see cref="ErpTransientException"/> (a <see cref="LedgerTransientException"/>:
+/// the sink pauses and retries the batch) or <see cref="ErpPermanentException"/> (a <see cref="LedgerPartiallyRejectedException"/>:
+/// the sink quarantines the named journals and reports the others' outcomes).
 /// </remarks>
 public sealed class NetSuiteLedger : ILedger
 {
@@ -38,6 +41,11 @@ public sealed class NetSuiteLedger : ILedger
     private readonly SemaphoreSlim _inFlight;
     private readonly Uri _base;
     private readonly string _root;
+    private readonly HttpClient? _ownedHttp;
+
+    // Keys this instance sent a PUT for (after a GET answered 404) whose outcome has not been returned yet: a later GET that finds
+    // the record with the same content hash is this instance's own posting (its batch failed transiently), so it reports Posted.
+    private readonly ConcurrentDictionary<string, string> _putNotReported = new(StringComparer.Ordinal);
 
     /// <summary>Creates the adapter; <paramref name="http"/> is not disposed here.</summary>
     public NetSuiteLedger(NetSuiteOptions options, HttpClient http, ILogger<NetSuiteLedger> logger, TimeProvider? time = null)
@@ -51,6 +59,25 @@ public sealed class NetSuiteLedger : ILedger
         _root = options.BaseUrl.TrimEnd('/');
         _base = new Uri(_root + "/");
     }
+
+    /// <summary>Creates the adapter with its own <see cref="HttpClient"/>, disposed with the adapter (what <see cref="LedgerFactory"/> uses).</summary>
+    public static NetSuiteLedger Create(NetSuiteOptions options, ILogger<NetSuiteLedger> logger)
+    {
+        // The adapter applies RequestTimeoutSeconds per request itself.
+        var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        try
+        {
+            return new NetSuiteLedger(options, http, logger, ownedHttp: http);
+        }
+        catch
+        {
+            http.Dispose();
+            throw;
+        }
+    }
+
+    private NetSuiteLedger(NetSuiteOptions options, HttpClient http, ILogger<NetSuiteLedger> logger, HttpClient ownedHttp)
+        : this(options, http, logger) => _ownedHttp = ownedHttp;
 
     /// <inheritdoc />
     public string Location => $"NetSuite {_root} (account {_options.AccountId})";
@@ -90,9 +117,15 @@ public sealed class NetSuiteLedger : ILedger
         var transient = results.Select(r => r.Transient).OfType<ErpTransientException>().ToList();
         if (transient.Count > 0)
         {
+            // Keys PUT by this batch stay remembered: the retry finds them and reports them as Posted.
             var reached = results.Count(r => r.Outcome is not null);
             throw new ErpTransientException($"{transient.Count} of {journals.Count} journals could not reach NetSuite now ({reached} did; retrying the batch "
                 + $"finds them as duplicates): {transient[0].Message}", transient.Max(t => t.RetryAfter), transient[0]);
+        }
+
+        foreach (var j in firsts)
+        {
+            _putNotReported.TryRemove(j.PostingKey, out _);
         }
 
         var outcomes = results.Select(r => r.Outcome).OfType<PostingOutcome>().ToList();
@@ -112,6 +145,7 @@ public sealed class NetSuiteLedger : ILedger
     public ValueTask DisposeAsync()
     {
         _inFlight.Dispose();
+        _ownedHttp?.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -208,7 +242,10 @@ public sealed class NetSuiteLedger : ILedger
             var existingHash = root.TryGetProperty(_options.ContentHashField, out var h) ? h.GetString() ?? "" : "";
             var createdAt = root.TryGetProperty("createdDate", out var c) && DateTimeOffset.TryParse(c.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var created)
                 ? created : _time.GetUtcNow();
-            return new Result(new PostingOutcome(journal.PostingKey, existingHash == hash ? PostingStatus.Duplicate : PostingStatus.Conflict, id, existingHash, createdAt));
+            var status = existingHash != hash ? PostingStatus.Conflict
+                : _putNotReported.TryGetValue(journal.PostingKey, out var putHash) && putHash == hash ? PostingStatus.Posted
+                : PostingStatus.Duplicate;
+            return new Result(new PostingOutcome(journal.PostingKey, status, id, existingHash, createdAt));
         }
 
         if (existing.Status != HttpStatusCode.NotFound)
@@ -216,6 +253,7 @@ public sealed class NetSuiteLedger : ILedger
             return new Result(Rejection: Rejection(journal.PostingKey, existing));
         }
 
+        _putNotReported[journal.PostingKey] = hash;
         var put = await SendAsync(HttpMethod.Put, uri, body, journal.PostingKey, ct).ConfigureAwait(false);
         if (put.Status is not (HttpStatusCode.NoContent or HttpStatusCode.OK or HttpStatusCode.Created))
         {

@@ -433,9 +433,10 @@ public sealed class ErpPostingSink
             Interlocked.Increment(ref _deadLettered);
         }
 
-        void AddQuarantine(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance)
+        void AddQuarantine(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance,
+            IEnumerable<KeyValuePair<string, string>>? context = null)
         {
-            outgoing.Add(QuarantineMessage(record, fe, reason, detail, imbalance));
+            outgoing.Add(QuarantineMessage(record, fe, reason, detail, imbalance, context));
             outgoingTopics.Add(Topics.Quarantine);
             Quarantined.WithLabels(reason).Inc();
             Interlocked.Increment(ref _quarantined);
@@ -462,6 +463,27 @@ public sealed class ErpPostingSink
                 journals.RemoveAt(index);
                 AddQuarantine(SourceRecord(rejected), rejectedEvent, ex.ReasonCode, ex.Message, 0m);
             }
+            catch (LedgerPartiallyRejectedException ex)
+            {
+                // A ledger without a batch transaction (a REST ERP) refused some journals and posted the others: quarantine the
+                // refused ones with the ledger's reason and context, and take the others' real outcomes as they are (no re-post).
+                var rejections = ex.Rejections.GroupBy(r => r.PostingKey, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+                if (rejections.Keys.FirstOrDefault(k => !journals.Exists(j => j.Journal.PostingKey == k)) is { } stranger)
+                {
+                    throw new InvalidOperationException($"Ledger {_ledger.Location} rejected posting key {stranger}, which is not in the batch.", ex);
+                }
+
+                foreach (var (journal, fe) in journals.Where(j => rejections.ContainsKey(j.Journal.PostingKey)))
+                {
+                    var rejection = rejections[journal.PostingKey];
+                    AddQuarantine(SourceRecord(journal), fe, rejection.ReasonCode, $"{journal.PostingKey}: {rejection.Detail}", 0m,
+                        rejection.Context.Append(new("ledger", _ledger.Location)));
+                }
+
+                journals.RemoveAll(j => rejections.ContainsKey(j.Journal.PostingKey));
+                outcomes = ex.Outcomes;
+                break;
+            }
         }
 
         if (outcomes.Count != journals.Count)
@@ -472,6 +494,11 @@ public sealed class ErpPostingSink
         {
             var (journal, fe) = journals[i];
             var outcome = outcomes[i];
+            if (outcome.PostingKey != journal.PostingKey)
+            {
+                throw new InvalidOperationException($"Ledger {_ledger.Location} returned the outcome of {outcome.PostingKey} for journal {journal.PostingKey} (position {i}).");
+            }
+
             switch (outcome.Status)
             {
                 case PostingStatus.Posted:
@@ -542,7 +569,8 @@ public sealed class ErpPostingSink
             : JournalBuilder.BuildVoid(fact, issued);
     }
 
-    private Message<string, byte[]> QuarantineMessage(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance)
+    private Message<string, byte[]> QuarantineMessage(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance,
+        IEnumerable<KeyValuePair<string, string>>? extraContext)
     {
         var context = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -555,6 +583,11 @@ public sealed class ErpPostingSink
         if (imbalance != 0m)
         {
             context["imbalance"] = imbalance.ToString(CultureInfo.InvariantCulture);
+        }
+
+        foreach (var (key, value) in extraContext ?? [])
+        {
+            context[key] = value;
         }
 
         var q = new QuarantineRecord

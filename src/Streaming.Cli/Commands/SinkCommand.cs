@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Streaming.Platform.Configuration;
 using Streaming.Sinks.Journals;
 using Streaming.Sinks.Ledger;
+using Streaming.Sinks.NetSuite;
 using Streaming.Sinks.Posting;
 
 namespace Streaming.Cli.Commands;
@@ -41,11 +42,13 @@ public static class SinkCommand
         KafkaOptions kafka;
         SchemaRegistryOptions registry;
         LedgerOptions ledgerOptions;
+        NetSuiteOptions? netSuite;
         try
         {
             kafka = configuration.BindValidated(KafkaOptions.Section, new KafkaOptionsValidator());
             registry = configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator());
             ledgerOptions = configuration.BindValidated<LedgerOptions>(LedgerOptions.Section);
+            netSuite = LedgerFactory.BindNetSuite(ledgerOptions, configuration);
         }
         catch (OptionsValidationException ex)
         {
@@ -76,7 +79,7 @@ public static class SinkCommand
             .AddFilter("Streaming", LogLevel.Information));
         try
         {
-            await using var ledger = await LedgerFactory.OpenAsync(ledgerOptions, ct, ledgerPath).ConfigureAwait(false);
+            await using var ledger = await LedgerFactory.OpenAsync(ledgerOptions, ct, ledgerPath, netSuite, loggerFactory).ConfigureAwait(false);
             output.WriteLine($"Ledger: {ledger.Location}");
             var registryConfig = new SchemaRegistryConfig { Url = registry.Url };
             foreach (var (k, v) in registry.Client)

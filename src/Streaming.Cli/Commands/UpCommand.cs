@@ -57,6 +57,7 @@ public static class UpCommand
         var embedded = Bind(() => configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section));
         var ledger = Bind(() => configuration.BindValidated<LedgerOptions>(LedgerOptions.Section));
         var usage = Bind(() => Streaming.Producers.Usage.UsageIngestionSettings.Bind(configuration));
+        var netSuite = ledger is null ? null : Bind<Streaming.Sinks.NetSuite.NetSuiteOptions>(() => Streaming.Sinks.Ledger.LedgerFactory.BindNetSuite(ledger, configuration)!);
         ConnectorOptions? connectors = null;
         try
         {
@@ -132,7 +133,7 @@ public static class UpCommand
                 ? await ConnectorsCommand.StartHostAsync(stack, connectors, urls, loggerFactory, output, ct, usage)
                 : null;
             var runner = new PipelineRunner(stack, loggerFactory, output);
-            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger);
+            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger, netSuite);
             if (summary is not null)
             {
                 PipelineRunner.Print(summary, output);

@@ -77,8 +77,8 @@ public sealed class LedgerOptions : IValidatableObject
     /// <summary>Configuration section name.</summary>
     public const string Section = "Ledger";
 
-    /// <summary>Ledger provider: <c>Sqlite</c> or <c>Postgres</c>; empty means Postgres when <see cref="ConnectionString"/> is set, else Sqlite.</summary>
-    [RegularExpression("^(Sqlite|Postgres)$", ErrorMessage = "Ledger:Provider must be 'Sqlite' or 'Postgres'.")]
+    /// <summary>Ledger provider: <c>Sqlite</c>, <c>Postgres</c> or <c>NetSuite</c> (the REST adapter, section <c>NetSuite</c>); empty means Postgres when <see cref="ConnectionString"/> is set, else Sqlite.</summary>
+    [RegularExpression("^(Sqlite|Postgres|NetSuite)$", ErrorMessage = "Ledger:Provider must be 'Sqlite', 'Postgres' or 'NetSuite'.")]
     public string? Provider { get; set; }
 
     /// <summary>SQLite database file; relative paths resolve against the working directory.</summary>

@@ -99,6 +99,17 @@ public sealed class FakeNetSuiteServer : IAsyncDisposable
     public int MaxObservedConcurrency => _maxInFlight;
     public IReadOnlyList<(DateTimeOffset At, string Method, string ExternalId, int Status)> RequestLog => [.. _log];
 
+    /// <summary>
+    /// While true, the ERP is "down": every request is answered before anything is done, alternately 503 and 429 (with
+    /// <c>Retry-After</c> when <see cref="FakeNetSuiteOptions.RetryAfterSeconds"/> is set). Counted in <see cref="OutageResponses"/>.
+    /// </summary>
+    public bool Down { get => Volatile.Read(ref _down); set => Volatile.Write(ref _down, value); }
+
+    public int OutageResponses => _outageResponses;
+
+    private bool _down;
+    private int _outageResponses;
+
     public static async Task<FakeNetSuiteServer> StartAsync(FakeNetSuiteOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new FakeNetSuiteOptions();
@@ -130,6 +141,28 @@ public sealed class FakeNetSuiteServer : IAsyncDisposable
         var status = 0;
         try
         {
+            if (Down)
+            {
+                var n = Interlocked.Increment(ref _outageResponses);
+                if (n % 2 == 0)
+                {
+                    if (_options.RetryAfterSeconds is { } after)
+                    {
+                        context.Response.Headers.RetryAfter = after.ToString(CultureInfo.InvariantCulture);
+                    }
+
+                    status = 429;
+                    await Error(context, 429, "CONCURRENCY_LIMIT_EXCEEDED", "Concurrent request limit exceeded. Request blocked (outage).");
+                }
+                else
+                {
+                    status = 503;
+                    await Error(context, 503, "UNEXPECTED_ERROR", "Service unavailable (outage).");
+                }
+
+                return;
+            }
+
             if (now > _options.MaxConcurrentRequests)
             {
                 Interlocked.Increment(ref _throttled);

@@ -9,8 +9,8 @@ namespace Streaming.Sinks.Tests.NetSuite;
 /// The NetSuite REST adapter against <see cref="FakeNetSuiteServer"/>: every journal posted exactly once (one record per external
 /// id, with the right lines) under injected 429s and 5xx, including 5xx after the write; re-posting finds duplicates; the
 /// configured concurrency limit holds; <c>Retry-After</c> is waited for; 4xx validation errors are permanent and name the journal;
-/// bad credentials and persistent 5xx are transient. Not covered: the sink pausing partitions on these exceptions (wired by the
-/// sink, see docs/operations.md).
+/// bad credentials and persistent 5xx are transient; a journal taken by a batch that then failed transiently is reported Posted on
+/// the retry; the adapter's exceptions classify as the sink's transient / rejected errors (the sink itself: NetSuiteSinkTests).
 /// </summary>
 public sealed class NetSuiteLedgerTests
 {
@@ -137,7 +137,7 @@ public sealed class NetSuiteLedgerTests
 
         var ex = await Assert.ThrowsAsync<ErpPermanentException>(() => ledger.PostBatchAsync([Invoice(1), Payment(1), Invoice(2)], ct));
 
-        var rejection = Assert.Single(ex.Rejections);
+        var rejection = Assert.Single(ex.ErpRejections);
         Assert.Equal(("payment:pi_1:applied", 400, "INVALID_KEY_OR_REF"), (rejection.PostingKey, rejection.HttpStatus, rejection.ErrorCode));
         Assert.Contains("610", rejection.Detail, StringComparison.Ordinal);
         Assert.Equal(["invoice:in_1:issued", "invoice:in_2:issued"], ex.Posted.Select(o => o.PostingKey));
@@ -156,8 +156,8 @@ public sealed class NetSuiteLedgerTests
 
         var ex = await Assert.ThrowsAsync<ErpPermanentException>(() => ledger.PostBatchAsync([Payment(1)], ct));
 
-        Assert.Equal("UNMAPPED_REFERENCE", Assert.Single(ex.Rejections).ErrorCode);
-        Assert.Contains("'6100' (NetSuite:Accounts)", ex.Rejections[0].Detail, StringComparison.Ordinal);
+        Assert.Equal("UNMAPPED_REFERENCE", Assert.Single(ex.ErpRejections).ErrorCode);
+        Assert.Contains("'6100' (NetSuite:Accounts)", ex.ErpRejections[0].Detail, StringComparison.Ordinal);
         Assert.Empty(server.RequestLog);
     }
 
@@ -226,5 +226,44 @@ public sealed class NetSuiteLedgerTests
 
         Assert.Equal((PostingStatus.Conflict, first.ErpDocumentId, first.ContentHash), (second.Status, second.ErpDocumentId, second.ContentHash));
         Assert.Equal(0, server.Records.Single().Value.Updates);
+    }
+    [Fact]
+    public async Task A_journal_taken_by_a_batch_that_failed_transiently_is_reported_Posted_on_the_retry()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var fake = Fake() with { FaultAfterCommitRate = 1.0 }; // every PUT stores the record, then the answer is lost (502)
+        await using var server = await FakeNetSuiteServer.StartAsync(fake, ct);
+        using var http = new HttpClient();
+        await using var ledger = Ledger(server, fake, http, o => o.MaxAttempts = 1);
+
+        var failed = await Assert.ThrowsAsync<ErpTransientException>(() => ledger.PostBatchAsync([Invoice(1)], ct));
+        Assert.Equal(LedgerErrorKind.Transient, LedgerErrors.Classify(failed));
+        Assert.Single(server.Records);
+
+        // The retry finds the record this instance created: its real outcome is Posted (not a later Duplicate), with NetSuite's id.
+        var retried = Assert.Single(await ledger.PostBatchAsync([Invoice(1)], ct));
+        Assert.Equal((PostingStatus.Posted, server.Records.Single().Value.InternalId), (retried.Status, retried.ErpDocumentId));
+
+        // Once reported, the same journal again (or from another instance) is a duplicate.
+        Assert.Equal(PostingStatus.Duplicate, Assert.Single(await ledger.PostBatchAsync([Invoice(1)], ct)).Status);
+        await using var other = Ledger(server, fake, http);
+        Assert.Equal(PostingStatus.Duplicate, Assert.Single(await other.PostBatchAsync([Invoice(1)], ct)).Status);
+        Assert.Equal(0, server.Records.Single().Value.Updates);
+    }
+
+    [Fact]
+    public void The_adapter_errors_are_the_sinks_ledger_errors()
+    {
+        var transient = new ErpTransientException("429", TimeSpan.FromSeconds(3));
+        Assert.Equal((LedgerErrorKind.Transient, TimeSpan.FromSeconds(3)), (LedgerErrors.Classify(transient), ((LedgerTransientException)transient).RetryAfter));
+
+        var outcome = new PostingOutcome("invoice:in_2:issued", PostingStatus.Posted, "1001", "h", DateTimeOffset.UnixEpoch);
+        var permanent = new ErpPermanentException([new ErpRejection("payment:pi_1:applied", 400, "INVALID_KEY_OR_REF", "Invalid account reference key 610.")], [outcome]);
+        Assert.Equal(LedgerErrorKind.Rejected, LedgerErrors.Classify(permanent));
+        var rejection = Assert.Single(((LedgerPartiallyRejectedException)permanent).Rejections);
+        Assert.Equal(("payment:pi_1:applied", "INVALID_KEY_OR_REF", "NetSuite answered 400 INVALID_KEY_OR_REF: Invalid account reference key 610."),
+            (rejection.PostingKey, rejection.ReasonCode, rejection.Detail));
+        Assert.Equal("400", rejection.Context["erp_http_status"]);
+        Assert.Equal([outcome], permanent.Outcomes);
     }
 }
