@@ -1,0 +1,70 @@
+using Confluent.Kafka;
+using Streaming.Contracts;
+using Streaming.Contracts.Billing;
+using Streaming.Contracts.Finance;
+using Streaming.Platform.Serialization;
+
+namespace Streaming.Processors.Tests;
+
+/// <summary>The Streamiz Avro serdes write and read exactly the Confluent wire format of Confluent's own serdes.</summary>
+public sealed class StreamizAvroSerDesTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
+{
+    private static Invoice Invoice() => new()
+    {
+        invoiceId = "in_1", number = "INV-1", customerId = "cus_1", status = InvoiceStatus.OPEN, eventType = InvoiceEventType.FINALIZED,
+        currency = "USD", subtotal = Money.ToAvro(500m), tax = Money.ToAvro(40m), total = Money.ToAvro(540m), amountPaid = Money.ToAvro(0m),
+        lines = [new InvoiceLine { lineId = "l1", kind = LineKind.SUBSCRIPTION, productId = "prod_sub", quantity = Money.Quantity(1m), amount = Money.ToAvro(500m),
+            servicePeriodStart = new DateTime(2027, 1, 1, 0, 0, 0, DateTimeKind.Utc), servicePeriodEnd = new DateTime(2028, 1, 1, 0, 0, 0, DateTimeKind.Utc) }],
+        taxLines = [new TaxLine { jurisdictionCode = "US-CA", rate = Money.Rate(0.08m), taxableAmount = Money.ToAvro(500m), amount = Money.ToAvro(40m) }],
+        issuedAt = new DateTime(2026, 11, 5, 0, 0, 0, DateTimeKind.Utc), correlationId = "q2c-1", sourceEventId = "evt_1", sourceSystem = BillingSourceSystem.STRIPE,
+        occurredAt = new DateTime(2026, 11, 5, 0, 0, 0, DateTimeKind.Utc),
+    };
+
+    [Fact]
+    public void Writes_the_same_bytes_as_Confluents_serializer_and_each_reads_the_other()
+    {
+        var ours = new StreamizAvroSerDes<Invoice>(registry.Client);
+        var confluent = new AvroSerdes<Invoice>(registry.Client);
+        var context = new SerializationContext(MessageComponentType.Value, Topics.BillingInvoices);
+        var invoice = Invoice();
+
+        var bytes = ours.Serialize(invoice, context);
+
+        Assert.Equal(confluent.Serialize(invoice, context), bytes);
+        var back = ours.Deserialize(confluent.Serialize(invoice, context), context);
+        Assert.Equal(confluent.Serialize(back, context), ours.Serialize(back, context));
+        Assert.Equal("in_1", confluent.DeserializeValue(bytes, Topics.BillingInvoices).invoiceId);
+        Assert.Equal(new DateTime(2028, 1, 1, 0, 0, 0, DateTimeKind.Utc), back.lines[0].servicePeriodEnd);
+    }
+
+    [Fact]
+    public void Frames_under_the_subject_topic_when_one_is_given()
+    {
+        var ours = new StreamizAvroSerDes<Invoice>(registry.Client, Topics.BillingInvoices);
+        var confluent = new AvroSerdes<Invoice>(registry.Client);
+
+        var bytes = ours.Serialize(Invoice(), new SerializationContext(MessageComponentType.Value, "app-repartition"));
+
+        Assert.Equal(confluent.SerializeValue(Invoice(), Topics.BillingInvoices), bytes);
+    }
+
+    [Fact]
+    public void Fails_naming_the_subject_when_the_schema_is_not_registered_under_it()
+    {
+        var ours = new StreamizAvroSerDes<FinanceEvent>(registry.Client);
+
+        var ex = Assert.Throws<AvroFramingException>(() => ours.Serialize(new FinanceEvent(), new SerializationContext(MessageComponentType.Value, "no.such.topic")));
+
+        Assert.Contains("no.such.topic-value", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rejects_bytes_without_the_Confluent_framing()
+    {
+        var ours = new StreamizAvroSerDes<Invoice>(registry.Client);
+
+        var ex = Assert.Throws<InvalidDataException>(() => ours.Deserialize([1, 0, 0, 0, 1, 2], new SerializationContext(MessageComponentType.Value, Topics.BillingInvoices)));
+
+        Assert.Contains("magic byte 1", ex.Message, StringComparison.Ordinal);
+    }
+}
