@@ -56,6 +56,7 @@ public static class UpCommand
         var registry = Bind(() => configuration.BindValidated(SchemaRegistryOptions.Section, new SchemaRegistryOptionsValidator()));
         var embedded = Bind(() => configuration.BindValidated<EmbeddedStackOptions>(EmbeddedStackOptions.Section));
         var ledger = Bind(() => configuration.BindValidated<LedgerOptions>(LedgerOptions.Section));
+        var processors = Bind(() => configuration.BindValidated<ProcessorsOptions>(ProcessorsOptions.Section));
         ConnectorOptions? connectors = null;
         try
         {
@@ -72,7 +73,7 @@ public static class UpCommand
                 + "schemas in memory, so its ids would change on restart while records on the cluster keep the old ones.");
         }
 
-        if (failures.Count > 0 || kafka is null || registry is null || embedded is null || ledger is null)
+        if (failures.Count > 0 || kafka is null || registry is null || embedded is null || ledger is null || processors is null)
         {
             // Every bad setting at once, each naming its key; nothing has been started.
             foreach (var failure in failures)
@@ -131,7 +132,7 @@ public static class UpCommand
                 ? await ConnectorsCommand.StartHostAsync(stack, connectors, urls, loggerFactory, output, ct)
                 : null;
             var runner = new PipelineRunner(stack, loggerFactory, output);
-            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger);
+            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger, processors);
             if (summary is not null)
             {
                 PipelineRunner.Print(summary, output);
