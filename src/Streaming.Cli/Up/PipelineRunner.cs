@@ -292,16 +292,20 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             }
 
             long lag = 0;
+            var parts = new List<string>();
             foreach (var (group, partitions) in partitionsByGroup)
             {
-                lag += await LagAsync(admin, group, partitions, ct).ConfigureAwait(false);
+                var groupLag = await LagAsync(admin, group, partitions, ct).ConfigureAwait(false);
+                lag += groupLag;
+                parts.Add($"{group} {groupLag}");
             }
 
-            lag += _financeOptions.Monitor.Held; // records parked by the readiness gate and usage windows not yet closed
+            var held = _financeOptions.Monitor.Held; // records parked by the readiness gate and usage windows not yet closed
+            lag += held;
 
             if (lag != lastLag)
             {
-                output.WriteLine($"  … remaining lag {lag} record(s)");
+                output.WriteLine($"  … remaining lag {lag} record(s) ({string.Join(", ", parts)}, held {held})");
                 lastLag = lag;
             }
 
