@@ -14,6 +14,7 @@ var root = new RootCommand("streaming — CRM, billing and ERP kept in step over
     ReplayCommand.Create(),
     ReconcileCommand.Create(),
     MasterDataCommand.Create(),
+    QuarantineCommand.Create(),
 };
 
 // Ctrl-C / SIGTERM (Kubernetes) cancel the running command, which then stops cleanly: sink committed and

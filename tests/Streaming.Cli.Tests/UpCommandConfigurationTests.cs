@@ -34,6 +34,19 @@ public sealed class UpCommandConfigurationTests
     }
 
     [Fact]
+    public async Task An_unknown_processing_guarantee_is_named_with_its_key()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await UpCommand.RunAsync(demo: true, ledgerPath: null, timeoutSeconds: 30, output, error, TestContext.Current.CancellationToken,
+            Config(new() { ["Processors:ProcessingGuarantee"] = "exactly_once_v2" }));
+
+        Assert.Equal(UpCommand.ExitBadConfiguration, exit);
+        Assert.Contains("Processors:ProcessingGuarantee must be 'AtLeastOnce' or 'ExactlyOnce'", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", output.ToString()); // nothing was started
+    }
+
+    [Fact]
     public async Task A_real_cluster_with_the_in_memory_registry_is_refused()
     {
         var error = new StringWriter();

@@ -24,6 +24,7 @@ public sealed class DemoEndToEndTests
 
         Assert.True(exit == 0, $"up --demo exited {exit}\n{error}\n{output}");
         var text = output.ToString();
+        Assert.Contains("Processing guarantee: AtLeastOnce", text, StringComparison.Ordinal); // the default (Processors:ProcessingGuarantee)
         Assert.Contains("Journals posted: 36 in the ledger (36 new this run, 0 duplicate", text, StringComparison.Ordinal);
         Assert.Contains("Quarantined:     1 (this run)", text, StringComparison.Ordinal);
 

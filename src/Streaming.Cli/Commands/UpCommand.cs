@@ -58,6 +58,7 @@ public static class UpCommand
         var ledger = Bind(() => configuration.BindValidated<LedgerOptions>(LedgerOptions.Section));
         var usage = Bind(() => Streaming.Producers.Usage.UsageIngestionSettings.Bind(configuration));
         var netSuite = ledger is null ? null : Bind<Streaming.Sinks.NetSuite.NetSuiteOptions>(() => Streaming.Sinks.Ledger.LedgerFactory.BindNetSuite(ledger, configuration)!);
+        var processors = Bind(() => configuration.BindValidated<ProcessorsOptions>(ProcessorsOptions.Section));
         ConnectorOptions? connectors = null;
         try
         {
@@ -74,7 +75,7 @@ public static class UpCommand
                 + "schemas in memory, so its ids would change on restart while records on the cluster keep the old ones.");
         }
 
-        if (failures.Count > 0 || kafka is null || registry is null || embedded is null || ledger is null)
+        if (failures.Count > 0 || kafka is null || registry is null || embedded is null || ledger is null || processors is null)
         {
             // Every bad setting at once, each naming its key; nothing has been started.
             foreach (var failure in failures)
@@ -133,7 +134,7 @@ public static class UpCommand
                 ? await ConnectorsCommand.StartHostAsync(stack, connectors, urls, loggerFactory, output, ct, usage)
                 : null;
             var runner = new PipelineRunner(stack, loggerFactory, output);
-            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger, netSuite);
+            var summary = await runner.RunAsync(path, demo, stateDir, TimeSpan.FromSeconds(timeoutSeconds), ct, ledger, netSuite, processors);
             if (summary is not null)
             {
                 PipelineRunner.Print(summary, output);

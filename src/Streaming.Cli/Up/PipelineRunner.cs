@@ -37,8 +37,10 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
     /// <summary>Starts everything; with <paramref name="demo"/> produces the demo month, waits for it to be processed and returns; otherwise runs until cancelled.</summary>
     /// <exception cref="InvalidOperationException">The topology stopped on its own (ERROR) or the sink failed: the pipeline is not healthy.</exception>
     public async Task<PipelineSummary?> RunAsync(string ledgerPath, bool demo, string stateDir, TimeSpan timeout, CancellationToken ct,
-        LedgerOptions? ledgerOptions = null, NetSuiteOptions? netSuite = null)
+        LedgerOptions? ledgerOptions = null, NetSuiteOptions? netSuite = null,
+        ProcessorsOptions? processorsOptions = null)
     {
+        _guarantee = processorsOptions?.ExactlyOnce == true ? ProcessingGuarantee.EXACTLY_ONCE : ProcessingGuarantee.AT_LEAST_ONCE;
         // The configured ledger (Ledger:Provider / LEDGER_CONNECTION_STRING); SQLite at ledgerPath unless PostgreSQL is configured.
         await using var ledger = await LedgerFactory.OpenAsync(ledgerOptions ?? new LedgerOptions(), ct, ledgerPath, netSuite, loggerFactory).ConfigureAwait(false);
         output.WriteLine(ledger is SqliteLedger ? $"Ledger: SQLite at {ledger.Location}" : $"Ledger: {ledger.Location}");
@@ -121,11 +123,12 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
+    /// <summary>How many times <c>up</c> starts the topology when Streamiz's global thread fails its first seek (see docs/processors.md).</summary>
+    public const int StartAttempts = 3;
+
     private async Task<(KafkaStream Stream, IReadOnlyList<string> SourceTopics)> StartTopologyAsync(string stateDir, IProducer<string, byte[]> producer, CancellationToken ct)
     {
-        var builder = new StreamBuilder();
-        FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry), _financeOptions);
-        var topology = builder.Build();
+        var topology = BuildTopology();
 
         // Internal topics (changelogs, repartition) exist before the application starts; the embedded broker cannot
         // create them on demand and Streamiz would wait in REBALANCING for ever.
@@ -136,6 +139,79 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             output.WriteLine($"Topology internal topics: {string.Join(", ", internals.Select(t => t.Name))}");
         }
 
+        var sources = topology.Describe().SubTopologies.SelectMany(st => st.Nodes.OfType<ISourceNodeDescription>()).SelectMany(n => n.Topics)
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        output.WriteLine($"Processing guarantee: {(_guarantee == ProcessingGuarantee.EXACTLY_ONCE ? "ExactlyOnce" : "AtLeastOnce")}");
+        for (var attempt = 1; ; attempt++)
+        {
+            var stream = new KafkaStream(topology, CreateStreamConfig(stateDir, producer));
+            stream.StateChanged += (_, state) =>
+            {
+                _topologyState = state;
+                if (!_stopping && !ct.IsCancellationRequested
+                    && (state == KafkaStream.State.ERROR || state == KafkaStream.State.PENDING_SHUTDOWN || state == KafkaStream.State.NOT_RUNNING))
+                {
+                    _topologyFailed.TrySetException(new InvalidOperationException(
+                        $"Topology {FinanceMappingTopology.ApplicationId} stopped on its own (state {state}); see the log above for the record that stopped it."));
+                }
+            };
+            try
+            {
+                // Not bound to ct: Streamiz would close the stream on its own at Ctrl-C, racing the ordered shutdown below
+                // (sink first, then topology) and looking like a topology that died.
+                await stream.StartAsync(CancellationToken.None).ConfigureAwait(false);
+                return (stream, sources);
+            }
+            catch (Exception ex) when (attempt < StartAttempts && !ct.IsCancellationRequested && IsGlobalSeekRace(ex))
+            {
+                // Streamiz 1.8.2's global thread seeks the master-data partitions right after assigning them, before
+                // librdkafka has fetched their offsets; librdkafka may refuse that seek (Local: Erroneous state). Nothing
+                // has been consumed or committed yet, so a fresh instance over the same state directory is safe.
+                _log.LogWarning("Topology {ApplicationId} failed to start (attempt {Attempt} of {Attempts}): {Error}; starting it again",
+                    FinanceMappingTopology.ApplicationId, attempt, StartAttempts, ex.InnerException?.Message ?? ex.Message);
+                output.WriteLine($"Topology start failed (attempt {attempt} of {StartAttempts}: global master-data consumer refused its first seek, "
+                    + "'Local: Erroneous state'); closing it and starting again.");
+                _stopping = true;
+                try
+                {
+                    stream.Dispose();
+                }
+                catch (Exception closeEx) when (closeEx is KafkaException or InvalidOperationException or ObjectDisposedException)
+                {
+                    _log.LogWarning(closeEx, "The failed topology instance did not close cleanly");
+                }
+
+                _stopping = false;
+                _topologyState = null;
+                await Task.Delay(TimeSpan.FromMilliseconds(500 * attempt), ct).ConfigureAwait(false);
+                topology = BuildTopology();
+            }
+        }
+    }
+
+    /// <summary>True for Streamiz's "Exception caught during initialization of GlobalStreamThread" caused by a refused seek.</summary>
+    public static bool IsGlobalSeekRace(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is KafkaException { Error.Code: ErrorCode.Local_State })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private Topology BuildTopology()
+    {
+        var builder = new StreamBuilder();
+        FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry), _financeOptions);
+        return builder.Build();
+    }
+
+    private StreamConfig CreateStreamConfig(string stateDir, IProducer<string, byte[]> producer)
+    {
         var config = new StreamConfig();
         foreach (var (k, v) in stack.Kafka.Common)
         {
@@ -147,30 +223,24 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         config.StateDir = Path.GetFullPath(stateDir);
         config.CommitIntervalMs = 100;
         config.AutoOffsetReset = AutoOffsetReset.Earliest;
-        config.Guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
         config.Logger = StreamizLogging.Factory;
-        config.EnableIdempotence = true;
-        new StreamizDeadLetters(producer, stack.Registry, FinanceMappingTopology.ApplicationId, loggerFactory.CreateLogger<StreamizDeadLetters>()).Install(config);
-        var stream = new KafkaStream(topology, config);
-        stream.StateChanged += (_, state) =>
+        if (_guarantee == ProcessingGuarantee.EXACTLY_ONCE)
         {
-            _topologyState = state;
-            if (!_stopping && !ct.IsCancellationRequested
-                && (state == KafkaStream.State.ERROR || state == KafkaStream.State.PENDING_SHUTDOWN || state == KafkaStream.State.NOT_RUNNING))
-            {
-                _topologyFailed.TrySetException(new InvalidOperationException(
-                    $"Topology {FinanceMappingTopology.ApplicationId} stopped on its own (state {state}); see the log above for the record that stopped it."));
-            }
-        };
-        // Not bound to ct: Streamiz would close the stream on its own at Ctrl-C, racing the ordered shutdown below
-        // (sink first, then topology) and looking like a topology that died.
-        await stream.StartAsync(CancellationToken.None).ConfigureAwait(false);
-        var sources = topology.Describe().SubTopologies.SelectMany(st => st.Nodes.OfType<ISourceNodeDescription>()).SelectMany(n => n.Topics)
-            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        return (stream, sources);
+            // Transactional producers are idempotent by construction; Streamiz refuses an explicit setting under EOS.
+            config.Guarantee = ProcessingGuarantee.EXACTLY_ONCE;
+        }
+        else
+        {
+            config.Guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
+            config.EnableIdempotence = true;
+        }
+
+        new StreamizDeadLetters(producer, stack.Registry, FinanceMappingTopology.ApplicationId, loggerFactory.CreateLogger<StreamizDeadLetters>()).Install(config);
+        return config;
     }
 
     private FinanceMappingOptions _financeOptions = new();
+    private ProcessingGuarantee _guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
     private volatile KafkaStream.State? _topologyState;
     private volatile bool _stopping;
     private readonly TaskCompletionSource _topologyFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -224,16 +294,20 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             }
 
             long lag = 0;
+            var parts = new List<string>();
             foreach (var (group, partitions) in partitionsByGroup)
             {
-                lag += await LagAsync(admin, group, partitions, ct).ConfigureAwait(false);
+                var groupLag = await LagAsync(admin, group, partitions, ct).ConfigureAwait(false);
+                lag += groupLag;
+                parts.Add($"{group} {groupLag}");
             }
 
-            lag += _financeOptions.Monitor.Held; // records parked by the readiness gate and usage windows not yet closed
+            var held = _financeOptions.Monitor.Held; // records parked by the readiness gate and usage windows not yet closed
+            lag += held;
 
             if (lag != lastLag)
             {
-                output.WriteLine($"  … remaining lag {lag} record(s)");
+                output.WriteLine($"  … remaining lag {lag} record(s) ({string.Join(", ", parts)}, held {held})");
                 lastLag = lag;
             }
 

@@ -43,6 +43,7 @@ public static class ConfigurationExtensions
         services.AddSingleton<IValidateOptions<SchemaRegistryOptions>, SchemaRegistryOptionsValidator>();
         services.AddOptions<EmbeddedStackOptions>().BindConfiguration(EmbeddedStackOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<LedgerOptions>().BindConfiguration(LedgerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ProcessorsOptions>().BindConfiguration(ProcessorsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         return services;
     }
 

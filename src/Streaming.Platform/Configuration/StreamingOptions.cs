@@ -104,3 +104,20 @@ public sealed class LedgerOptions : IValidatableObject
         }
     }
 }
+
+/// <summary>How the stream-processing topologies run (section <c>Processors</c>).</summary>
+public sealed class ProcessorsOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Processors";
+
+    /// <summary>
+    /// Streamiz <c>processing.guarantee</c>: <c>AtLeastOnce</c> (default; outputs are deduplicated downstream by posting key) or
+    /// <c>ExactlyOnce</c> (Kafka transactions; readers of the outputs should use read_committed).
+    /// </summary>
+    [RegularExpression("^(AtLeastOnce|ExactlyOnce)$", ErrorMessage = "Processors:ProcessingGuarantee must be 'AtLeastOnce' or 'ExactlyOnce'.")]
+    public string ProcessingGuarantee { get; set; } = "AtLeastOnce";
+
+    /// <summary>True when <see cref="ProcessingGuarantee"/> is <c>ExactlyOnce</c>.</summary>
+    public bool ExactlyOnce => ProcessingGuarantee == "ExactlyOnce";
+}
