@@ -28,7 +28,8 @@ public sealed class PostgresLedgerReader : ILedgerReader
     public static async Task<PostgresLedgerReader> OpenAsync(string connectionString, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, Options = "-c default_transaction_read_only=on" };
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
+        builder.Options = $"{builder.Options} -c default_transaction_read_only=on".TrimStart(); // keeps any options the operator set
         var location = $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database} (user {builder.Username}, read-only)";
         var connection = new NpgsqlConnection(builder.ConnectionString);
         try
