@@ -173,4 +173,30 @@ public sealed class ReconcileCommandTests
         Assert.Equal(ReconcileCommand.ExitBadInput, exit);
         Assert.Contains("set KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL", error.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_NetSuite_provider_is_refused_with_the_reason_and_exit_2()
+    {
+        var error = new StringWriter();
+        var exit = await ReconcileCommand.RunAsync("2026-11", null, null, null, new StringWriter(), error, TestContext.Current.CancellationToken,
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Ledger:Provider"] = "NetSuite" }).Build());
+        Assert.Equal(ReconcileCommand.ExitBadInput, exit);
+        Assert.Contains("Ledger:Provider is 'NetSuite'", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unreachable_PostgreSQL_ledger_is_named_and_exit_2()
+    {
+        // LEDGER_CONNECTION_STRING selects the PostgreSQL ledger; nothing listens on port 1, so the ledger cannot be opened
+        // (the ledger is opened before any source is read, so the Kafka address is never dialled).
+        var error = new StringWriter();
+        var exit = await ReconcileCommand.RunAsync("2026-11", null, null, null, new StringWriter(), error, TestContext.Current.CancellationToken,
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Kafka:BootstrapServers"] = "127.0.0.1:1", ["SchemaRegistry:Url"] = "http://127.0.0.1:1",
+                ["Ledger:ConnectionString"] = "Host=127.0.0.1;Port=1;Database=ledger;Username=postgres;Timeout=2",
+            }).Build());
+        Assert.Equal(ReconcileCommand.ExitBadInput, exit);
+        Assert.Contains("could not open the PostgreSQL ledger", error.ToString(), StringComparison.Ordinal);
+    }
 }

@@ -13,7 +13,7 @@ namespace Streaming.Sinks.Tests;
 public sealed class ReconcilerTests : IAsyncLifetime
 {
     private static readonly DateTime Nov = new(2026, 11, 10, 0, 0, 0, DateTimeKind.Utc);
-    private static readonly Period November = new(2026, 11);
+    internal static readonly Period November = new(2026, 11);
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"reconcile-{Guid.NewGuid():N}.db");
     private SqliteLedger _ledger = null!;
 
@@ -28,17 +28,17 @@ public sealed class ReconcilerTests : IAsyncLifetime
         }
     }
 
-    private static FinanceFact Invoice(string id, decimal services, decimal tax, bool voided = false, string entity = "US01", string currency = "USD", DateTime? at = null) =>
+    internal static FinanceFact Invoice(string id, decimal services, decimal tax, bool voided = false, string entity = "US01", string currency = "USD", DateTime? at = null) =>
         new($"fe_{id}", voided ? FinanceEventKind.InvoiceVoided : FinanceEventKind.InvoiceIssued, $"invoice:{id}:{(voided ? "voided" : "issued")}", $"corr-{id}",
             entity, "C-1", currency, services + tax, tax, at ?? Nov, id,
             [new FinanceLine($"{id}:l1", FinanceLineKind.Services, services), new FinanceLine($"{id}:tax", FinanceLineKind.Tax, tax, TaxJurisdiction: "US-CA")],
             new SourceCoordinates("stripe", "invoice", id, $"evt_{id}"));
 
-    private static FinanceFact Payment(string id, decimal amount, decimal fee, string entity = "US01", string currency = "USD") =>
+    internal static FinanceFact Payment(string id, decimal amount, decimal fee, string entity = "US01", string currency = "USD") =>
         new($"fe_{id}", FinanceEventKind.PaymentApplied, $"payment:{id}:applied", $"corr-{id}", entity, "C-1", currency, amount, 0m, Nov, id,
             [new FinanceLine($"{id}:fee", FinanceLineKind.Fee, fee)], new SourceCoordinates("stripe", "payment", id, $"evt_{id}"));
 
-    private static SourceFact Source(FinanceFact f, decimal? amount = null, SourceFactState state = SourceFactState.Processed) =>
+    internal static SourceFact Source(FinanceFact f, decimal? amount = null, SourceFactState state = SourceFactState.Processed) =>
         new(f.PostingKey, f.Kind switch
         {
             FinanceEventKind.InvoiceIssued => SourceFactKind.InvoiceIssued,
@@ -59,13 +59,13 @@ public sealed class ReconcilerTests : IAsyncLifetime
 
     // A month with an issued invoice, another issued and voided, a payment, a quarantined payment, one in flight and a
     // DE01 invoice in December (out of the period).
-    private static readonly FinanceFact In1 = Invoice("in_1", 1000.00m, 72.50m);
-    private static readonly FinanceFact In2 = Invoice("in_2", 40.00m, 2.90m);
-    private static readonly FinanceFact In2Void = Invoice("in_2", 40.00m, 2.90m, voided: true);
-    private static readonly FinanceFact Pi1 = Payment("pi_1", 1072.50m, 31.40m);
-    private static readonly FinanceFact PiQuarantined = Payment("pi_q", 10.00m, 0m);
-    private static readonly FinanceFact PiInFlight = Payment("pi_f", 20.00m, 0m);
-    private static readonly FinanceFact In9December = Invoice("in_9", 5.00m, 0m, entity: "DE01", currency: "EUR", at: new DateTime(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc));
+    internal static readonly FinanceFact In1 = Invoice("in_1", 1000.00m, 72.50m);
+    internal static readonly FinanceFact In2 = Invoice("in_2", 40.00m, 2.90m);
+    internal static readonly FinanceFact In2Void = Invoice("in_2", 40.00m, 2.90m, voided: true);
+    internal static readonly FinanceFact Pi1 = Payment("pi_1", 1072.50m, 31.40m);
+    internal static readonly FinanceFact PiQuarantined = Payment("pi_q", 10.00m, 0m);
+    internal static readonly FinanceFact PiInFlight = Payment("pi_f", 20.00m, 0m);
+    internal static readonly FinanceFact In9December = Invoice("in_9", 5.00m, 0m, entity: "DE01", currency: "EUR", at: new DateTime(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc));
 
     [Fact]
     public async Task A_month_whose_postings_match_the_sources_has_no_break()

@@ -8,7 +8,7 @@ namespace Streaming.Sinks.Reconciliation;
 /// Read-only queries on the SQLite ledger for reconciliation (opened with <c>Mode=ReadOnly</c>, so a running sink is never
 /// blocked or changed). Amounts are read back as exact decimals from their text form.
 /// </summary>
-public sealed class SqliteLedgerReader : IAsyncDisposable
+public sealed class SqliteLedgerReader : ILedgerReader
 {
     private readonly SqliteConnection _connection;
 
@@ -36,7 +36,7 @@ public sealed class SqliteLedgerReader : IAsyncDisposable
         return new SqliteLedgerReader(connection, full);
     }
 
-    /// <summary>Every journal whose effective date falls in <paramref name="period"/> (optionally one entity), with its lines in order.</summary>
+    /// <inheritdoc />
     public async Task<IReadOnlyList<LedgerJournal>> JournalsAsync(Period period, string? entity, CancellationToken cancellationToken)
     {
         await using var cmd = _connection.CreateCommand();

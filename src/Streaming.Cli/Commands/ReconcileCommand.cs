@@ -20,7 +20,7 @@ public static class ReconcileCommand
     /// <summary>At least one break (or the sources could not be read).</summary>
     public const int ExitBreaks = 1;
 
-    /// <summary>Bad input: period, configuration, no cluster or registry, no ledger file.</summary>
+    /// <summary>Bad input: period, configuration, no cluster or registry, no ledger (file or PostgreSQL database), NetSuite provider.</summary>
     public const int ExitBadInput = 2;
 
     /// <summary>Ctrl-C / SIGTERM (128 + SIGINT).</summary>
@@ -31,7 +31,7 @@ public static class ReconcileCommand
     {
         var period = new Option<string?>("--period") { Description = "Month to reconcile, yyyy-MM (by effective date)." };
         var entity = new Option<string?>("--entity") { Description = "Only this legal entity (e.g. US01)." };
-        var ledger = new Option<string?>("--ledger") { Description = "SQLite ledger file (default: Ledger:SqlitePath, state/ledger.db); opened read-only." };
+        var ledger = new Option<string?>("--ledger") { Description = "SQLite ledger file, read instead of the configured provider (default: the configured ledger: PostgreSQL when Ledger:ConnectionString / LEDGER_CONNECTION_STRING is set, else Ledger:SqlitePath, state/ledger.db); opened read-only." };
         var group = new Option<string?>("--sink-group") { Description = "The posting sink's consumer group, to tell facts in flight from missing ones (default: streaming-sink-erp-posting)." };
         var command = new Command("reconcile", "Compare source invoice and payment totals with ledger postings per entity and currency; exit 1 on a break.")
         {
@@ -85,6 +85,14 @@ public static class ReconcileCommand
             return ExitBadInput;
         }
 
+        var provider = ledgerPath is not null ? "Sqlite" : ledgerOptions.EffectiveProvider;
+        if (provider == "NetSuite")
+        {
+            await error.WriteLineAsync("reconcile reads a SQL ledger (SQLite or PostgreSQL) and Ledger:Provider is 'NetSuite': the NetSuite adapter cannot be "
+                + "read back here, so reconcile NetSuite with NetSuite's own reports, or pass --ledger FILE to reconcile a SQLite ledger.").ConfigureAwait(false);
+            return ExitBadInput;
+        }
+
         if (kafka.UseEmbedded || registryOptions.UseEmbedded)
         {
             await error.WriteLineAsync("reconcile reads the source records from a Kafka cluster and their schemas from a registry, and none is configured: "
@@ -93,15 +101,21 @@ public static class ReconcileCommand
             return ExitBadInput;
         }
 
-        var path = ledgerPath ?? ledgerOptions.SqlitePath;
-        SqliteLedgerReader ledger;
+        ILedgerReader ledger;
         try
         {
-            ledger = await SqliteLedgerReader.OpenAsync(path, ct).ConfigureAwait(false);
+            ledger = provider == "Postgres"
+                ? await PostgresLedgerReader.OpenAsync(ledgerOptions.ConnectionString!, ct).ConfigureAwait(false)
+                : await SqliteLedgerReader.OpenAsync(ledgerPath ?? ledgerOptions.SqlitePath, ct).ConfigureAwait(false);
         }
         catch (FileNotFoundException ex)
         {
             await error.WriteLineAsync($"{ex.Message} Pass --ledger or set Ledger:SqlitePath.").ConfigureAwait(false);
+            return ExitBadInput;
+        }
+        catch (Exception ex) when (provider == "Postgres" && ex is Npgsql.NpgsqlException or InvalidOperationException or ArgumentException)
+        {
+            await error.WriteLineAsync($"reconcile could not open the PostgreSQL ledger (Ledger:ConnectionString / LEDGER_CONNECTION_STRING): {ex.Message}").ConfigureAwait(false);
             return ExitBadInput;
         }
 

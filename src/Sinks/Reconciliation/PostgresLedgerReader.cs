@@ -1,0 +1,88 @@
+using Npgsql;
+using Streaming.Sinks.Journals;
+
+namespace Streaming.Sinks.Reconciliation;
+
+/// <summary>
+/// Read-only queries on the PostgreSQL ledger (the tables <see cref="Ledger.PostgresLedger"/> migrates) for reconciliation:
+/// the session is <c>default_transaction_read_only</c>, nothing is migrated or written, so a running sink is never blocked
+/// or changed. Amounts are <c>numeric</c> and read back as exact decimals.
+/// </summary>
+public sealed class PostgresLedgerReader : ILedgerReader
+{
+    private readonly NpgsqlConnection _connection;
+
+    private PostgresLedgerReader(NpgsqlConnection connection, string location)
+    {
+        _connection = connection;
+        Location = location;
+    }
+
+    /// <inheritdoc />
+    public string Location { get; }
+
+    /// <summary>
+    /// Connects read-only to an existing ledger. Throws <see cref="NpgsqlException"/> when the server cannot be reached and
+    /// <see cref="InvalidOperationException"/> when the database holds no ledger (no <c>journal_entries</c> table).
+    /// </summary>
+    public static async Task<PostgresLedgerReader> OpenAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
+        builder.Options = $"{builder.Options} -c default_transaction_read_only=on".TrimStart(); // keeps any options the operator set
+        var location = $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database} (user {builder.Username}, read-only)";
+        var connection = new NpgsqlConnection(builder.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var check = new NpgsqlCommand("SELECT to_regclass('journal_entries') IS NOT NULL AND to_regclass('journal_lines') IS NOT NULL;", connection);
+            if (await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not true)
+            {
+                throw new InvalidOperationException($"No ledger in {location}: tables journal_entries / journal_lines do not exist (no sink has posted there yet).");
+            }
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return new PostgresLedgerReader(connection, location);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<LedgerJournal>> JournalsAsync(Period period, string? entity, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT e.posting_key, e.event_type, e.legal_entity_id, e.currency, e.effective_date, e.source_object, e.erp_document_id,
+                   l.account, l.debit, l.credit, l.memo
+            FROM journal_entries e JOIN journal_lines l ON l.posting_key = e.posting_key
+            WHERE e.effective_date >= @from AND e.effective_date < @to AND (@entity::text IS NULL OR e.legal_entity_id = @entity::text)
+            ORDER BY e.posting_key, l.line_no;
+            """, _connection);
+        cmd.Parameters.AddWithValue("from", DateOnly.FromDateTime(period.Start));
+        cmd.Parameters.AddWithValue("to", DateOnly.FromDateTime(period.End));
+        cmd.Parameters.Add(new NpgsqlParameter("entity", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)entity ?? DBNull.Value });
+        var journals = new List<LedgerJournal>();
+        List<JournalLine>? lines = null;
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = reader.GetString(0);
+            if (journals.Count == 0 || journals[^1].PostingKey != key)
+            {
+                lines = [];
+                var date = reader.GetFieldValue<DateOnly>(4);
+                journals.Add(new LedgerJournal(key, Enum.Parse<FinanceEventKind>(reader.GetString(1)), reader.GetString(2), reader.GetString(3),
+                    date.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc), reader.GetString(5), reader.GetString(6), lines));
+            }
+
+            lines!.Add(new JournalLine(reader.GetString(7), reader.GetDecimal(8), reader.GetDecimal(9), reader.GetString(10)));
+        }
+
+        return journals;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+}
