@@ -1,6 +1,6 @@
 namespace Streaming.Contracts;
 
-/// <summary>Topic names of DESIGN.md §2. The schema files and schemas/subjects.json use the same names.</summary>
+/// <summary>Topic names of DESIGN.md §2, plus <see cref="CrmContacts"/>. The schema files and schemas/subjects.json use the same names.</summary>
 public static class Topics
 {
     /// <summary>CRM account snapshots; key = CRM account id; compacted.</summary>
@@ -8,6 +8,9 @@ public static class Topics
 
     /// <summary>CRM opportunity changes; key = opportunity id.</summary>
     public const string CrmOpportunities = "crm.opportunities.v1";
+
+    /// <summary>CRM contact snapshots; key = CRM contact id; compacted. An addition to the topics of DESIGN.md §2 (issue 6).</summary>
+    public const string CrmContacts = "crm.contacts.v1";
 
     /// <summary>Billing customers; key = billing customer id; compacted.</summary>
     public const string BillingCustomers = "billing.customers.v1";
@@ -66,7 +69,7 @@ public static class Topics
     /// <summary>Every topic that carries Avro values (all of the above except <see cref="Schemas"/>).</summary>
     public static IReadOnlyList<string> AvroTopics { get; } =
     [
-        CrmAccounts, CrmOpportunities,
+        CrmAccounts, CrmOpportunities, CrmContacts,
         BillingCustomers, BillingSubscriptions, BillingInvoices, BillingPayments, BillingCreditNotes, BillingUsage,
         LegalEntities, Products, TaxRules, GlMappings, AccountLinks,
         FinanceOrders, FinanceEvents, ErpPostings,

@@ -78,7 +78,7 @@ public sealed class SchemasCommandTests : IDisposable
         Assert.Equal(SchemasCommand.ExitIncompatible, exit);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Contains(lines, l => l.StartsWith("billing.invoices.v1-value (billing/invoice.avsc, BACKWARD): Invoice.lines[].amount: decimal scale differs: reader decimal(18,2), writer decimal(18,4)", StringComparison.Ordinal));
-        Assert.Equal("schemas check: 1 of 19 subjects incompatible, 1 incompatibilities", lines[^1]);
+        Assert.Equal("schemas check: 1 of 20 subjects incompatible, 1 incompatibilities", lines[^1]);
     }
 
     [Fact]
@@ -222,13 +222,13 @@ public sealed class SchemasCommandTests : IDisposable
         var refused = await RunAsync("schemas", "register", "--schemas", schemas, "--registry", registry.Url);
 
         Assert.True(register.Exit == 0, register.Output + register.Error);
-        Assert.Contains("schemas register: 19 subjects registered", register.Output, StringComparison.Ordinal);
+        Assert.Contains("schemas register: 20 subjects registered", register.Output, StringComparison.Ordinal);
         Assert.True(unchanged.Exit == 0, unchanged.Output + unchanged.Error);
         Assert.Equal(1, broken.Exit);
         Assert.Contains("billing.invoices.v1-value (billing/invoice.avsc, BACKWARD): Invoice.tax: decimal scale differs: reader decimal(18,6), writer decimal(18,4)", broken.Output, StringComparison.Ordinal);
         Assert.Contains("registry version 1", broken.Output, StringComparison.Ordinal);
         Assert.Equal(0, baselineOnly.Exit); // no releases folder: every subject is new to the baseline
-        Assert.Contains("(19 without released versions)", baselineOnly.Output, StringComparison.Ordinal);
+        Assert.Contains("(20 without released versions)", baselineOnly.Output, StringComparison.Ordinal);
         Assert.Equal(1, refused.Exit);
         Assert.Contains("409", refused.Error, StringComparison.Ordinal);
         Assert.Contains("Invoice.tax", refused.Error, StringComparison.Ordinal);

@@ -19,6 +19,9 @@ public class TopicManifestTests
         "ops.quarantine.v1", "ops.dlq.v1", "connect.checkpoints.v1", "_schemas",
     ];
 
+    /// <summary>Topics added after DESIGN.md §2 (issue 6: HubSpot contacts), all compacted.</summary>
+    private static readonly string[] Additions = ["crm.contacts.v1"];
+
     private static readonly string[] CompactedInDesign =
     [
         "crm.accounts.v1", "billing.customers.v1",
@@ -29,16 +32,16 @@ public class TopicManifestTests
     private static readonly TopicManifest Manifest = TopicManifest.LoadEmbedded();
 
     [Fact]
-    public void Embedded_manifest_declares_exactly_the_design_topics()
+    public void Embedded_manifest_declares_exactly_the_design_topics_and_the_additions()
     {
-        Assert.Equal(DesignTopics.Order(StringComparer.Ordinal), Manifest.Topics.Select(t => t.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(DesignTopics.Concat(Additions).Order(StringComparer.Ordinal), Manifest.Topics.Select(t => t.Name).Order(StringComparer.Ordinal));
     }
 
     [Fact]
     public void Compacted_topics_are_exactly_those_the_design_marks_compact_and_keep_data_forever()
     {
         var compacted = Manifest.Topics.Where(t => t.CleanupPolicy == CleanupPolicy.Compact).ToList();
-        Assert.Equal(CompactedInDesign.Order(StringComparer.Ordinal), compacted.Select(t => t.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(CompactedInDesign.Concat(Additions).Order(StringComparer.Ordinal), compacted.Select(t => t.Name).Order(StringComparer.Ordinal));
         Assert.All(compacted, t => Assert.Equal(-1, t.RetentionMs));
         Assert.All(Manifest.Topics.Except(compacted), t =>
         {

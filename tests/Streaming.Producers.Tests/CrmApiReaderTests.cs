@@ -63,6 +63,18 @@ public sealed class CrmApiReaderTests
                 associations = new { companies = new { results = new[] { new { id = "1246978", type = "deal_to_company" } } } },
                 archived = false,
             }));
+            app.MapGet("/crm/v3/objects/contacts/{id}", (string id) => id switch
+            {
+                "1246965" => Results.Text(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "hubspot", "contact-read.json")), "application/json"),
+                "1246966" => Results.Json(new
+                {
+                    id,
+                    properties = new { email = "jdoe@biglytics.net", firstname = "Jane", lastname = "Doe", lifecyclestage = "opportunity", associatedcompanyid = "1246978", hs_object_id = id },
+                    associations = new { companies = new { results = new[] { new { id = "9999999", type = "contact_to_company_unlabeled" }, new { id = "1246978", type = "contact_to_company" } } } },
+                    archived = false,
+                }),
+                _ => Results.Json(new { status = "error", message = "Object not found.", category = "OBJECT_NOT_FOUND" }, statusCode: 404),
+            });
             app.MapGet("/services/data/v62.0/sobjects/{entity}/{id}", (string entity, string id) => id == "001RM000004UF9sYAG"
                 ? Results.Json(new Dictionary<string, object?> { ["attributes"] = new { type = entity }, ["Id"] = id, ["Name"] = "Edge Communications", ["ParentId"] = null, ["BillingCountry"] = "GB" })
                 : Results.Json(new[] { new { errorCode = "NOT_FOUND", message = "The requested resource does not exist" } }, statusCode: 404));
@@ -108,6 +120,72 @@ public sealed class CrmApiReaderTests
     }
 
     [Fact]
+    public async Task HubSpot_contacts_are_read_with_their_primary_company()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var fake = await FakeCrm.StartAsync(ct);
+        using var http = new HttpClient();
+        var reader = new CrmApiReader(http, Options(fake.BaseUrl), NullLogger.Instance);
+
+        var contacts = await reader.ReadAsync(CrmSourceSystem.HUBSPOT, "contacts", ["1246965", "1246966", "404404"], ct);
+        Assert.Equal(["1246965", "1246966"], contacts!.Keys.Order());
+        // associatedcompanyid null: the first associated company; set: the property wins over the association list.
+        Assert.Equal(("bh@hubspot.com", "1246978"), (contacts["1246965"].GetProperty("email").GetString(), contacts["1246965"].GetProperty("associatedcompanyid").GetString()));
+        Assert.Equal("1246978", contacts["1246966"].GetProperty("associatedcompanyid").GetString());
+        Assert.Contains("Bearer pat-na1-test /crm/v3/objects/contacts/1246965?properties=email,firstname,lastname,lifecyclestage,associatedcompanyid&associations=companies", fake.Requests);
+    }
+
+    [Fact]
+    public async Task HubSpot_contact_events_become_contact_snapshots_field_by_field()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var fake = await FakeCrm.StartAsync(ct);
+        await using var stack = await ConnectorTestStack.StartAsync(ct, o =>
+        {
+            o.HubSpot.AccessToken = "pat-na1-test";
+            o.HubSpot.ApiBaseUrl = fake.BaseUrl;
+        });
+        using var response = await stack.PostHubSpotAsync(ConnectorTestStack.Fixture("hubspot/contact-events.json"), ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        // creation, property change, company association, deletion, privacy deletion; the deal association and the merge are ignored.
+        Assert.Equal((7, 5, 2), (answer.RootElement.GetProperty("events").GetInt32(), answer.RootElement.GetProperty("produced").GetInt32(), answer.RootElement.GetProperty("ignored").GetInt32()));
+
+        var contacts = stack.Read(Topics.CrmContacts).Select(r => (r.Key, Value: stack.Value<CrmContact>(r))).ToList();
+        Assert.All(contacts, c => Assert.Equal((c.Key, CrmSourceSystem.HUBSPOT), (c.Value.contactId, c.Value.sourceSystem)));
+        var brian = contacts.Where(c => c.Key == "1246965").Select(c => c.Value).ToList();
+        Assert.Equal(["contact.creation", "contact.propertyChange"], brian.Select(c => c.changeType).ToList());
+        Assert.Equal(["3816279701", "3816279702"], brian.Select(c => c.eventId).ToList());
+        Assert.All(brian, c => Assert.Equal(("bh@hubspot.com", "Brian", "Halligan", "1246978", "customer", false),
+            (c.email, c.firstName, c.lastName, c.accountId, c.lifecycleStage, c.deleted)));
+        Assert.Empty(brian[0].changedFields);
+        Assert.Equal(["lifecyclestage"], brian[1].changedFields);
+        Assert.Equal((DateTimeOffset.FromUnixTimeMilliseconds(1462216307100).UtcDateTime, DateTimeOffset.FromUnixTimeMilliseconds(1462216307945).UtcDateTime),
+            (brian[0].commitTimestamp, brian[1].commitTimestamp));
+
+        var jane = Assert.Single(contacts, c => c.Key == "1246966").Value;
+        Assert.Equal(("jdoe@biglytics.net", "Jane", "Doe", "1246978", "opportunity", "contact.associationChange", "3816279703"),
+            (jane.email, jane.firstName, jane.lastName, jane.accountId, jane.lifecycleStage, jane.changeType, jane.eventId));
+
+        foreach (var (id, type) in new[] { ("1246967", "contact.deletion"), ("1246968", "contact.privacyDeletion") })
+        {
+            var gone = Assert.Single(contacts, c => c.Key == id).Value;
+            Assert.Equal((true, type, (string?)null, (string?)null, (string?)null, (string?)null, (string?)null),
+                (gone.deleted, gone.changeType, gone.email, gone.firstName, gone.lastName, gone.accountId, gone.lifecycleStage));
+        }
+
+        Assert.DoesNotContain(contacts, c => c.Key is "1246970" or "1246971");
+        Assert.Empty(stack.Read(Topics.ConnectorCheckpoints));
+        Assert.DoesNotContain(fake.Requests, r => r.Contains("/contacts/1246967", StringComparison.Ordinal) || r.Contains("/contacts/1246968", StringComparison.Ordinal));
+
+        // Redelivered (HubSpot retries when an answer is lost): nothing new is stored.
+        using var again = await stack.PostHubSpotAsync(ConnectorTestStack.Fixture("hubspot/contact-events.json"), ct);
+        using var second = JsonDocument.Parse(await again.Content.ReadAsStringAsync(ct));
+        Assert.Equal((0, 5), (second.RootElement.GetProperty("produced").GetInt32(), second.RootElement.GetProperty("duplicates").GetInt32()));
+        Assert.Equal(5, stack.Read(Topics.CrmContacts).Count);
+    }
+
+    [Fact]
     public async Task A_throttled_or_unreachable_api_answers_null_so_the_change_is_kept_as_a_pending_re_read()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -137,6 +215,8 @@ public sealed class CrmApiReaderTests
         Assert.Equal(("Biglytics", "DE"), (company.name, company.billingCountry));
         var deal = stack.Value<CrmOpportunity>(Assert.Single(stack.Read(Topics.CrmOpportunities)));
         Assert.Equal(("1246978", "EUR", 1200m, new DateTime(2016, 5, 31)), (deal.accountId, deal.currency, Money.ToDecimal(deal.amount!.Value), deal.closeDate));
+        var contact = stack.Value<CrmContact>(Assert.Single(stack.Read(Topics.CrmContacts)));
+        Assert.Equal(("1246965", "bh@hubspot.com", "1246978", "customer"), (contact.contactId, contact.email, contact.accountId, contact.lifecycleStage));
         Assert.Empty(stack.Read(Topics.ConnectorCheckpoints));
     }
 }

@@ -154,11 +154,12 @@ public sealed class CrmWebhookTests
     }
 
     [Fact]
-    public async Task HubSpot_events_are_verified_re_read_and_mapped_contacts_ignored_deletions_kept()
+    public async Task HubSpot_events_are_verified_re_read_and_mapped_deletions_kept()
     {
         var ct = TestContext.Current.CancellationToken;
         var reader = new FakeReader(new()
         {
+            ["1246965"] = """{"email":"bh@hubspot.com","firstname":"Brian","lastname":"Halligan","lifecyclestage":"subscriber","associatedcompanyid":"1246978"}""",
             ["1246978"] = """{"name":"Biglytics","country":"US","hs_parent_company_id":null}""",
             ["5503207"] = """{"dealname":"Biglytics renewal","dealstage":"closedwon","amount":"2500.50","closedate":"1462216308120","deal_currency_code":"usd","associatedcompanyid":"1246978"}""",
         });
@@ -166,7 +167,16 @@ public sealed class CrmWebhookTests
         using var response = await stack.PostHubSpotAsync(ConnectorTestStack.Fixture("hubspot/webhook-batch.json"), ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
-        Assert.Equal((4, 3, 1), (answer.RootElement.GetProperty("events").GetInt32(), answer.RootElement.GetProperty("produced").GetInt32(), answer.RootElement.GetProperty("ignored").GetInt32()));
+        Assert.Equal((4, 4, 0), (answer.RootElement.GetProperty("events").GetInt32(), answer.RootElement.GetProperty("produced").GetInt32(), answer.RootElement.GetProperty("ignored").GetInt32()));
+
+        var stored = Assert.Single(stack.Read(Topics.CrmContacts));
+        var contact = stack.Value<CrmContact>(stored);
+        Assert.Equal("1246965", stored.Key);
+        Assert.Equal(("1246965", "bh@hubspot.com", "Brian", "Halligan", "1246978", "subscriber"), (contact.contactId, contact.email, contact.firstName, contact.lastName, contact.accountId, contact.lifecycleStage));
+        Assert.Equal((CrmSourceSystem.HUBSPOT, "3816279340", "contact.propertyChange", false), (contact.sourceSystem, contact.eventId, contact.changeType, contact.deleted));
+        Assert.Equal(["lifecyclestage"], contact.changedFields);
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1462216307945).UtcDateTime, contact.commitTimestamp);
+        Assert.Contains(reader.Calls, c => c.Item2 == "contacts" && c.Item3.SequenceEqual(["1246965"]));
 
         var accounts = stack.Read(Topics.CrmAccounts).Select(stack.Value<CrmAccount>).OrderBy(a => a.accountId).ToList();
         Assert.Equal(2, accounts.Count);
@@ -189,7 +199,7 @@ public sealed class CrmWebhookTests
         using var response = await stack.PostHubSpotAsync(ConnectorTestStack.Fixture("hubspot/webhook-batch.json"), ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var pending = stack.Read(Topics.ConnectorCheckpoints).Select(stack.Value<ConnectorCheckpoint>).Select(c => c.connectorId).Order().ToList();
-        Assert.Equal(["hubspot-reread:companies:1246978", "hubspot-reread:deals:5503207"], pending);
+        Assert.Equal(["hubspot-reread:companies:1246978", "hubspot-reread:contacts:1246965", "hubspot-reread:deals:5503207"], pending);
     }
 
     [Fact]
@@ -271,7 +281,7 @@ public sealed class CrmWebhookTests
         await runtime.StartAsync(consumer, ct);
         var worker = new CrmReReadWorker(runtime, consumer);
 
-        Assert.Equal(3, await worker.RunOnceAsync(ct)); // the account, the company; the deal is gone (the reader does not know it)
+        Assert.Equal(4, await worker.RunOnceAsync(ct)); // the account, the company; the deal and the contact are gone (the reader does not know them)
         Assert.Equal(0, await worker.RunOnceAsync(ct));
 
         var accounts = stack.Read(Topics.CrmAccounts).Select(stack.Value<CrmAccount>).ToList();
@@ -286,6 +296,7 @@ public sealed class CrmWebhookTests
             ["salesforce-reread:Account:001RM000004UF9sYAG"] = "done",
             ["hubspot-reread:companies:1246978"] = "done",
             ["hubspot-reread:deals:5503207"] = "gone",
+            ["hubspot-reread:contacts:1246965"] = "gone",
         }, statuses);
     }
 }

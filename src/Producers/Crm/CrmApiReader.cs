@@ -9,8 +9,8 @@ using Streaming.Producers.Connectors;
 namespace Streaming.Producers.Crm;
 
 /// <summary>
-/// Re-reads CRM records over the vendors' REST APIs: HubSpot CRM v3 (<c>GET /crm/v3/objects/{companies|deals}/{id}</c> with the
-/// properties the mapping uses and, for deals, the associated companies) and Salesforce REST
+/// Re-reads CRM records over the vendors' REST APIs: HubSpot CRM v3 (<c>GET /crm/v3/objects/{companies|deals|contacts}/{id}</c> with
+/// the properties the mapping uses and, for deals and contacts, the associated companies) and Salesforce REST
 /// (<c>GET /services/data/{version}/sobjects/{entity}/{id}</c>, every field). A 404 means the record is gone (left out of the
 /// answer); a rate limit, server error, network error or missing credentials answer null, so the caller records a pending
 /// re-read instead of losing the change. Tokens are sent, never logged.
@@ -19,6 +19,7 @@ public sealed class CrmApiReader(HttpClient http, ConnectorOptions options, ILog
 {
     private static readonly string CompanyProperties = "name,country,hs_parent_company_id";
     private static readonly string DealProperties = "dealname,dealstage,amount,closedate,deal_currency_code,hs_is_closed_won";
+    private static readonly string ContactProperties = "email,firstname,lastname,lifecyclestage,associatedcompanyid";
 
     /// <summary>True when at least one vendor API is configured.</summary>
     public static bool Configured(ConnectorOptions options)
@@ -55,19 +56,25 @@ public sealed class CrmApiReader(HttpClient http, ConnectorOptions options, ILog
     private async Task<(bool? Found, JsonElement Fields)> HubSpotAsync(string objectType, string id, CancellationToken ct)
     {
         var token = Token(options.HubSpot.AccessToken, options.HubSpot.AccessTokenFile);
-        if (token is null || objectType is not ("companies" or "deals"))
+        if (token is null || objectType is not ("companies" or "deals" or "contacts"))
         {
             return (null, default);
         }
 
-        var query = objectType == "companies" ? $"properties={CompanyProperties}" : $"properties={DealProperties}&associations=companies";
+        var query = objectType switch
+        {
+            "companies" => $"properties={CompanyProperties}",
+            "deals" => $"properties={DealProperties}&associations=companies",
+            _ => $"properties={ContactProperties}&associations=companies",
+        };
         using var doc = await GetAsync($"{options.HubSpot.ApiBaseUrl.TrimEnd('/')}/crm/v3/objects/{objectType}/{Uri.EscapeDataString(id)}?{query}", token, "HubSpot", ct).ConfigureAwait(false);
         if (doc.Status != HttpStatusCode.OK)
         {
             return (doc.Status == HttpStatusCode.NotFound ? false : null, default);
         }
 
-        // Flatten: the properties, plus the first associated company as associatedcompanyid.
+        // Flatten: the properties, plus the first associated company as associatedcompanyid unless the object names its primary
+        // company itself (a contact's associatedcompanyid property).
         var flat = new JsonObject();
         if (doc.Json!.RootElement.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object)
         {
@@ -77,7 +84,8 @@ public sealed class CrmApiReader(HttpClient http, ConnectorOptions options, ILog
             }
         }
 
-        if (doc.Json.RootElement.TryGetProperty("associations", out var associations)
+        if (flat["associatedcompanyid"]?.ToString() is not { Length: > 0 }
+            && doc.Json.RootElement.TryGetProperty("associations", out var associations)
             && associations.TryGetProperty("companies", out var companies)
             && companies.TryGetProperty("results", out var results)
             && results.ValueKind == JsonValueKind.Array && results.GetArrayLength() > 0

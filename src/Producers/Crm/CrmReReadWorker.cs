@@ -61,8 +61,7 @@ public sealed class CrmReReadWorker(ConnectorRuntime runtime, ConsumerConfig con
             {
                 snapshot = (hubspot, type) switch
                 {
-                    (true, "companies") => CrmRecords.HubSpotCompany(id, fields, change),
-                    (true, _) => CrmRecords.HubSpotDeal(id, fields, change, runtime.Options.HubSpot.DefaultCurrency),
+                    (true, _) => CrmRecords.HubSpotObject(type, id, fields, change, runtime.Options.HubSpot.DefaultCurrency),
                     (false, "Account") => CrmRecords.SalesforceAccount(id, fields, change, deleted: false),
                     _ => CrmRecords.SalesforceOpportunity(id, fields, change, runtime.Options.Salesforce.DefaultCurrency),
                 };

@@ -53,6 +53,52 @@ internal static class CrmRecords
         return new EdgeRecord(Topics.CrmAccounts, id, record, $"account:{id}", change.EventId);
     }
 
+    /// <summary>
+    /// A HubSpot snapshot of a re-read object of <paramref name="objectType"/> (<c>companies</c>, <c>deals</c>, <c>contacts</c>, the
+    /// CRM v3 path names); null when the properties lack what the record needs.
+    /// </summary>
+    public static EdgeRecord? HubSpotObject(string objectType, string id, JsonElement properties, CrmChange change, string defaultCurrency) => objectType switch
+    {
+        "companies" => HubSpotCompany(id, properties, change),
+        "deals" => HubSpotDeal(id, properties, change, defaultCurrency),
+        "contacts" => HubSpotContact(id, properties, change),
+        _ => throw new ArgumentOutOfRangeException(nameof(objectType), objectType, "not a HubSpot object type the connector maps (companies, deals, contacts)"),
+    };
+
+    /// <summary>
+    /// A HubSpot contact snapshot (properties <c>email</c>, <c>firstname</c>, <c>lastname</c>, <c>lifecyclestage</c>,
+    /// <c>associatedcompanyid</c>). Every field is optional in HubSpot, so any answer is a snapshot.
+    /// </summary>
+    public static EdgeRecord HubSpotContact(string id, JsonElement p, CrmChange change)
+        => Contact(id, Text(p, "email"), Text(p, "firstname"), Text(p, "lastname"), Text(p, "associatedcompanyid"), Text(p, "lifecyclestage"), change, deleted: false);
+
+    /// <summary>A deleted HubSpot contact (deletion or privacy deletion): no personal field is kept.</summary>
+    public static EdgeRecord DeletedContact(string id, CrmChange change) => Contact(id, null, null, null, null, null, change, deleted: true);
+
+    /// <summary>A HubSpot property value; HubSpot answers an unset property as <c>""</c> or null, both become null.</summary>
+    private static string? Text(JsonElement properties, string name) => properties.Str(name) is { Length: > 0 } v ? v : null;
+
+    private static EdgeRecord Contact(string id, string? email, string? first, string? last, string? account, string? stage, CrmChange change, bool deleted)
+    {
+        var record = new CrmContact
+        {
+            contactId = id,
+            email = email,
+            firstName = first,
+            lastName = last,
+            accountId = account,
+            lifecycleStage = stage,
+            sourceSystem = change.System,
+            eventId = change.EventId,
+            changeType = change.ChangeType,
+            changedFields = change.ChangedFields,
+            deleted = deleted,
+            commitTimestamp = change.CommitTimestamp,
+            receivedAt = change.ReceivedAt,
+        };
+        return new EdgeRecord(Topics.CrmContacts, id, record, $"contact:{id}", change.EventId);
+    }
+
     /// <summary>A Salesforce Opportunity snapshot; null when AccountId or StageName is absent.</summary>
     public static EdgeRecord? SalesforceOpportunity(string id, JsonElement f, CrmChange change, string defaultCurrency)
     {

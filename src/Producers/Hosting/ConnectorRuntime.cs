@@ -18,7 +18,7 @@ public sealed class ConnectorRuntime : IDisposable
     public static readonly IReadOnlyList<string> ConnectorTopics =
     [
         Topics.BillingCustomers, Topics.BillingSubscriptions, Topics.BillingInvoices, Topics.BillingPayments, Topics.BillingCreditNotes,
-        Topics.CrmAccounts, Topics.CrmOpportunities, Topics.ConnectorCheckpoints, Topics.DeadLetters,
+        Topics.CrmAccounts, Topics.CrmOpportunities, Topics.ConnectorCheckpoints, Topics.DeadLetters, Topics.CrmContacts,
     ];
 
     private readonly IProducer<string, byte[]> _producer;
