@@ -15,7 +15,7 @@ namespace Streaming.Producers.Crm;
 /// answer); a rate limit, server error, network error or missing credentials answer null, so the caller records a pending
 /// re-read instead of losing the change. Tokens are sent, never logged.
 /// </summary>
-public sealed class CrmApiReader(HttpClient http, ConnectorOptions options, ILogger logger) : ICrmRecordReader
+public sealed partial class CrmApiReader(HttpClient http, ConnectorOptions options, ILogger logger) : ICrmRecordReader, ICrmEntityQuery
 {
     private static readonly string CompanyProperties = "name,country,hs_parent_company_id";
     private static readonly string DealProperties = "dealname,dealstage,amount,closedate,deal_currency_code,hs_is_closed_won";
@@ -115,6 +115,73 @@ public sealed class CrmApiReader(HttpClient http, ConnectorOptions options, ILog
         };
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// <c>GET {InstanceUrl}/services/data/{ApiVersion}/query?q=SELECT FIELDS(STANDARD) FROM {entity} [WHERE Id &gt; '{afterId}'] ORDER BY Id</c>:
+    /// the standard fields include <c>BillingCountryCode</c> and <c>CurrencyIsoCode</c> where the org has them, and the Id order lets
+    /// an interrupted re-sync resume after the last stored row (a query locator expires).
+    /// </remarks>
+    /// <exception cref="ArgumentException">The entity is not Account or Opportunity, or <paramref name="afterId"/> is not a Salesforce id.</exception>
+    public Task<CrmQueryPage?> QueryEntityAsync(string entity, string? afterId, CancellationToken ct)
+    {
+        if (entity is not ("Account" or "Opportunity"))
+        {
+            throw new ArgumentException($"'{entity}' is not an entity the connector re-syncs (Account, Opportunity)", nameof(entity));
+        }
+
+        if (afterId is not null && !SalesforceId().IsMatch(afterId))
+        {
+            throw new ArgumentException($"'{afterId}' is not a Salesforce record id (15 or 18 letters and digits)", nameof(afterId));
+        }
+
+        var soql = $"SELECT FIELDS(STANDARD) FROM {entity}{(afterId is null ? "" : $" WHERE Id > '{afterId}'")} ORDER BY Id";
+        return QueryPageAsync($"/services/data/{options.Salesforce.ApiVersion}/query?q={Uri.EscapeDataString(soql)}", ct);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException"><paramref name="nextRecordsUrl"/> is not a relative <c>/services/data/</c> path (the token is sent to the instance only).</exception>
+    public Task<CrmQueryPage?> QueryMoreAsync(string nextRecordsUrl, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(nextRecordsUrl);
+        if (!nextRecordsUrl.StartsWith("/services/data/", StringComparison.Ordinal) || nextRecordsUrl.Contains("//", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"nextRecordsUrl '{nextRecordsUrl}' is not a path under /services/data/", nameof(nextRecordsUrl));
+        }
+
+        return QueryPageAsync(nextRecordsUrl, ct);
+    }
+
+    private async Task<CrmQueryPage?> QueryPageAsync(string pathAndQuery, CancellationToken ct)
+    {
+        var token = Token(options.Salesforce.AccessToken, options.Salesforce.AccessTokenFile);
+        if (token is null || string.IsNullOrWhiteSpace(options.Salesforce.InstanceUrl))
+        {
+            return null;
+        }
+
+        using var doc = await GetAsync(options.Salesforce.InstanceUrl.TrimEnd('/') + pathAndQuery, token, "Salesforce", ct).ConfigureAwait(false);
+        if (doc.Status != HttpStatusCode.OK)
+        {
+            return null;
+        }
+
+        var root = doc.Json!.RootElement;
+        if (root.ValueKind != JsonValueKind.Object
+            || !root.TryGetProperty("records", out var records) || records.ValueKind != JsonValueKind.Array
+            || !root.TryGetProperty("done", out var done) || done.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+        {
+            logger.LogWarning("Salesforce query answered without records or done; the re-sync stays pending");
+            return null;
+        }
+
+        var total = root.TryGetProperty("totalSize", out var size) && size.TryGetInt64(out var t) ? t : records.GetArrayLength();
+        var next = root.TryGetProperty("nextRecordsUrl", out var url) && url.ValueKind == JsonValueKind.String ? url.GetString() : null;
+        return new CrmQueryPage([.. records.EnumerateArray().Select(r => r.Clone())], total, done.GetBoolean(), next);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")]
+    private static partial System.Text.RegularExpressions.Regex SalesforceId();
+
     private sealed class Answer(HttpStatusCode status, JsonDocument? json) : IDisposable
     {
         public HttpStatusCode Status { get; } = status;
@@ -136,7 +203,7 @@ public sealed class CrmApiReader(HttpClient http, ConnectorOptions options, ILog
             {
                 if (response.StatusCode != HttpStatusCode.NotFound)
                 {
-                    logger.LogWarning("{Vendor} re-read answered {Status}; the change is recorded as a pending re-read", vendor, (int)response.StatusCode);
+                    logger.LogWarning("{Vendor} API answered {Status}; the change stays a pending re-read", vendor, (int)response.StatusCode);
                 }
 
                 return new Answer(response.StatusCode, null);
@@ -150,7 +217,7 @@ public sealed class CrmApiReader(HttpClient http, ConnectorOptions options, ILog
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException && !ct.IsCancellationRequested)
         {
-            logger.LogWarning("{Vendor} re-read failed ({Type}); the change is recorded as a pending re-read", vendor, ex.GetType().Name);
+            logger.LogWarning("{Vendor} API call failed ({Type}); the change stays a pending re-read", vendor, ex.GetType().Name);
             return new Answer(HttpStatusCode.ServiceUnavailable, null);
         }
     }

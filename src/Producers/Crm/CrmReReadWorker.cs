@@ -13,7 +13,8 @@ namespace Streaming.Producers.Crm;
 /// <c>hubspot-reread:…</c> with <c>status = pending</c>): reads each record through <see cref="ICrmRecordReader"/>, stores the
 /// snapshot (with the original event id, so a record the webhook stored meanwhile is not stored twice), then marks the
 /// checkpoint <c>done</c> (or <c>gone</c> when the record no longer exists). A record still unreadable stays pending for the
-/// next pass. Whole-entity re-syncs (<c>GAP_OVERFLOW</c>, id <c>*</c>) are left pending: they need a bulk query.
+/// next pass. Whole-entity re-syncs (<c>salesforce-resync:…</c>, or an older <c>salesforce-reread:{entity}:*</c>; id <c>*</c>) are
+/// run by <see cref="SalesforceResync"/> when the reader is an <see cref="ICrmEntityQuery"/>, one entity after the other.
 /// </summary>
 public sealed class CrmReReadWorker(ConnectorRuntime runtime, ConsumerConfig consumerConfig)
 {
@@ -23,9 +24,11 @@ public sealed class CrmReReadWorker(ConnectorRuntime runtime, ConsumerConfig con
     public async Task<int> RunOnceAsync(CancellationToken ct)
     {
         var pending = await CheckpointReader.ReadAllLatestAsync(consumerConfig, runtime.Registry,
-            key => key.StartsWith("salesforce-reread:", StringComparison.Ordinal) || key.StartsWith("hubspot-reread:", StringComparison.Ordinal),
+            key => key.StartsWith("salesforce-reread:", StringComparison.Ordinal) || key.StartsWith("hubspot-reread:", StringComparison.Ordinal)
+                || key.StartsWith("salesforce-resync:", StringComparison.Ordinal),
             TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
         var resolved = 0;
+        var resyncs = new Dictionary<string, List<SalesforceResync.Pending>>(StringComparer.Ordinal);
         foreach (var (key, checkpoint) in pending)
         {
             var details = new Dictionary<string, string>(checkpoint.details, StringComparer.Ordinal);
@@ -38,8 +41,18 @@ public sealed class CrmReReadWorker(ConnectorRuntime runtime, ConsumerConfig con
             var type = hubspot ? details.GetValueOrDefault("objectType") : details.GetValueOrDefault("entity");
             var id = hubspot ? details.GetValueOrDefault("objectId") : details.GetValueOrDefault("recordId");
             var eventId = details.GetValueOrDefault("eventId") ?? checkpoint.cursor;
-            if (type is null || id is null || id == "*")
+            if (type is null || id is null)
             {
+                continue;
+            }
+
+            if (id == "*")
+            {
+                if (!hubspot)
+                {
+                    (resyncs.TryGetValue(type, out var list) ? list : resyncs[type] = []).Add(new SalesforceResync.Pending(key, checkpoint));
+                }
+
                 continue;
             }
 
@@ -88,6 +101,23 @@ public sealed class CrmReReadWorker(ConnectorRuntime runtime, ConsumerConfig con
             await runtime.Writer.WriteAsync(new EdgeBatch([runtime.Checkpoint(key, checkpoint.cursor, $"{eventId}:{status}", doneDetails)], 0), null, ct).ConfigureAwait(false);
             _log.LogInformation("Re-read {Key}: {Status}", key, status);
             resolved++;
+        }
+
+        if (resyncs.Count > 0)
+        {
+            if (runtime.CrmReader is ICrmEntityQuery query)
+            {
+                var resync = new SalesforceResync(runtime, query, _log);
+                foreach (var (entity, list) in resyncs.OrderBy(r => r.Key, StringComparer.Ordinal))
+                {
+                    resolved += await resync.RunAsync(entity, list, ct).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                _log.LogWarning("{Count} whole-entity re-sync(s) pending, but the CRM reader cannot query whole entities; configure Connectors:Salesforce:InstanceUrl and a token",
+                    resyncs.Values.Sum(l => l.Count));
+            }
         }
 
         return resolved;

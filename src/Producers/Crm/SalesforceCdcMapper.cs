@@ -15,7 +15,8 @@ public sealed record SalesforceMapResult(EdgeBatch Batch, int Events, int ReRead
 /// records. Honours the header: one record per id in <c>recordIds</c>; CREATE and UNDELETE carry every non-null field and map
 /// directly; UPDATE carries only the changed fields and GAP_* events only ids, so those records are re-read through
 /// <see cref="ICrmRecordReader"/> (and when it cannot read, a pending re-read is recorded in <c>connect.checkpoints.v1</c> under
-/// <c>salesforce-reread:{entity}:{id}</c> so nothing is lost); DELETE marks an account deleted. Events of one transaction are
+/// <c>salesforce-reread:{entity}:{id}</c> so nothing is lost); <c>GAP_OVERFLOW</c> and wildcard ids record a pending whole-entity
+/// re-sync under <c>salesforce-resync:{entity}:{eventId}</c> (resolved by <see cref="SalesforceResync"/>); DELETE marks an account deleted. Events of one transaction are
 /// put in <c>sequenceNumber</c> order. The last replay id of the delivery is checkpointed under <c>salesforce-cdc:{channel}</c>.
 /// </summary>
 public static class SalesforceCdcMapper
@@ -25,6 +26,12 @@ public static class SalesforceCdcMapper
 
     /// <summary>Checkpoint key of a pending re-read.</summary>
     public static string ReReadCheckpointId(string entity, string recordId) => $"salesforce-reread:{entity}:{recordId}";
+
+    /// <summary>
+    /// Checkpoint key of a pending whole-entity re-sync (<c>GAP_OVERFLOW</c>, wildcard id): one per event, so a re-sync in progress
+    /// never overwrites, or is overwritten by, a newer one.
+    /// </summary>
+    public static string ResyncCheckpointId(string entity, string eventId) => $"salesforce-resync:{entity}:{eventId}";
 
     private sealed record Event(JsonElement Payload, JsonElement Header, string EventId, string? ReplayId, string TransactionKey, long Sequence, int Position);
 
@@ -84,7 +91,7 @@ public static class SalesforceCdcMapper
             if (changeType == "GAP_OVERFLOW" || ids.Any(id => id.EndsWith('*')))
             {
                 // Too many changes to list, or a wildcard (field type conversion): the whole entity must be re-synchronised.
-                records.Add(ReRead(runtime, entity, "*", e, change));
+                records.Add(ReRead(runtime, ResyncCheckpointId(entity, e.EventId), entity, "*", e, change));
                 pending++;
                 continue;
             }
@@ -124,7 +131,7 @@ public static class SalesforceCdcMapper
                 {
                     if (read is null)
                     {
-                        records.Add(ReRead(runtime, entity, id, e, change));
+                        records.Add(ReRead(runtime, ReReadCheckpointId(entity, id), entity, id, e, change));
                         pending++;
                     }
                     else if (read.TryGetValue(id, out var fields) && Snapshot(entity, id, fields, change, runtime, deleted: false) is { } snapshot)
@@ -137,7 +144,7 @@ public static class SalesforceCdcMapper
                     }
                     else
                     {
-                        records.Add(ReRead(runtime, entity, id, e, change));
+                        records.Add(ReRead(runtime, ReReadCheckpointId(entity, id), entity, id, e, change));
                         pending++;
                     }
                 }
@@ -160,8 +167,8 @@ public static class SalesforceCdcMapper
         _ => CrmRecords.SalesforceOpportunity(id, fields, change, runtime.Options.Salesforce.DefaultCurrency),
     };
 
-    private static EdgeRecord ReRead(ConnectorRuntime runtime, string entity, string id, Event e, CrmChange change)
-        => runtime.Checkpoint(ReReadCheckpointId(entity, id), e.ReplayId ?? e.EventId, e.EventId, new Dictionary<string, string>
+    private static EdgeRecord ReRead(ConnectorRuntime runtime, string key, string entity, string id, Event e, CrmChange change)
+        => runtime.Checkpoint(key, e.ReplayId ?? e.EventId, e.EventId, new Dictionary<string, string>
         {
             ["status"] = "pending",
             ["eventId"] = e.EventId,
