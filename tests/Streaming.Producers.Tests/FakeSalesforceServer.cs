@@ -58,11 +58,62 @@ internal sealed partial class FakeSalesforceServer : IAsyncDisposable
             server.ValidTokens[token] = true;
         }
 
+        app.MapPost("/services/oauth2/token", (Delegate)((HttpContext http) => server.Token(http)));
         app.MapGet("/services/data/{version}/query", (HttpContext http) => server.Query(http));
         app.MapGet("/services/data/{version}/query/{locator}", (HttpContext http, string locator) => server.QueryMore(http, locator));
         await app.StartAsync(ct);
         server.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return server;
+    }
+
+    /// <summary>The connected app's consumer key, consumer secret and the refresh token the token endpoint accepts.</summary>
+    public (string ClientId, string ClientSecret, string RefreshToken) App { get; set; } = ("3MVG9-test-consumer-key", "consumer-secret-5566", "5Aep861-refresh-token");
+
+    /// <summary>Refresh requests received, and how many were granted.</summary>
+    public int TokenRequests;
+
+    public int TokensIssued;
+
+    /// <summary>Requests refused with 401 (expired or unknown session id).</summary>
+    public int Unauthorized;
+
+    /// <summary>
+    /// <c>POST /services/oauth2/token</c>, the refresh-token flow as documented: a form with <c>grant_type=refresh_token</c>,
+    /// <c>client_id</c>, <c>client_secret</c>, <c>refresh_token</c>; answers <c>{"access_token","signature","scope","instance_url","id",
+    /// "token_type","issued_at"}</c> (no lifetime), or 400 <c>{"error":"invalid_grant","error_description"}</c>.
+    /// </summary>
+    private async Task<IResult> Token(HttpContext http)
+    {
+        Interlocked.Increment(ref TokenRequests);
+        var form = await http.Request.ReadFormAsync();
+        if (form["grant_type"] != "refresh_token")
+        {
+            return Results.Json(new { error = "unsupported_grant_type", error_description = "grant type not supported" }, statusCode: 400);
+        }
+
+        if (form["client_id"] != App.ClientId || form["client_secret"] != App.ClientSecret)
+        {
+            return Results.Json(new { error = "invalid_client", error_description = "invalid client credentials" }, statusCode: 400);
+        }
+
+        if (form["refresh_token"] != App.RefreshToken)
+        {
+            return Results.Json(new { error = "invalid_grant", error_description = "expired access/refresh token" }, statusCode: 400);
+        }
+
+        var n = Interlocked.Increment(ref TokensIssued);
+        var token = $"00DRM000000abcd!AQ0AQ.refreshed.{n}";
+        ValidTokens[token] = true;
+        return Results.Json(new
+        {
+            access_token = token,
+            signature = "CMJ4l+CCaPQiKjoOEwEig9H4wqhpuLSk4J2urAe+fVg=",
+            scope = "refresh_token api",
+            instance_url = BaseUrl,
+            id = "https://login.salesforce.com/id/00DRM000000abcdAAA/005RM000001hv4SYAQ",
+            token_type = "Bearer",
+            issued_at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture),
+        });
     }
 
     /// <summary>Adds a row of <paramref name="entity"/> from JSON (its attributes are added when answered).</summary>
@@ -123,6 +174,7 @@ internal sealed partial class FakeSalesforceServer : IAsyncDisposable
         var auth = http.Request.Headers.Authorization.ToString();
         if (!auth.StartsWith("Bearer ", StringComparison.Ordinal) || !ValidTokens.ContainsKey(auth["Bearer ".Length..]))
         {
+            Interlocked.Increment(ref Unauthorized);
             return Results.Json(new[] { new { message = "Session expired or invalid", errorCode = "INVALID_SESSION_ID" } }, statusCode: 401);
         }
 

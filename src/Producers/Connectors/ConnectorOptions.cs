@@ -83,6 +83,21 @@ public sealed class ConnectorOptions
             options.Salesforce.AccessToken = ReadSecretFile(salesforceToken, "Connectors:Salesforce:AccessTokenFile", failures).Trim();
         }
 
+        if (options.Salesforce.ClientSecretFile is { Length: > 0 } clientSecretFile)
+        {
+            options.Salesforce.ClientSecret = ReadSecretFile(clientSecretFile, "Connectors:Salesforce:ClientSecretFile", failures).Trim();
+        }
+
+        if (options.Salesforce.RefreshTokenFile is { Length: > 0 } refreshTokenFile)
+        {
+            options.Salesforce.RefreshToken = ReadSecretFile(refreshTokenFile, "Connectors:Salesforce:RefreshTokenFile", failures).Trim();
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.Salesforce.RefreshToken) && string.IsNullOrWhiteSpace(options.Salesforce.ClientId))
+        {
+            failures.Add("Connectors:Salesforce:ClientId: required with a refresh token (the connected app's consumer key)");
+        }
+
         if (options.Stripe.ApiKeyFile is { Length: > 0 } apiKeyFile)
         {
             options.Stripe.ApiKey = ReadSecretFile(apiKeyFile, "Connectors:Stripe:ApiKeyFile", failures).Trim();
@@ -221,10 +236,36 @@ public sealed class SalesforceConnectorOptions
     [Required]
     public string ApiVersion { get; set; } = "v62.0";
 
+    /// <summary>Authorization server of the refresh-token flow (<c>https://test.salesforce.com</c> for sandboxes, or the My Domain URL).</summary>
+    [Required]
+    public string LoginUrl { get; set; } = "https://login.salesforce.com";
+
+    /// <summary>Consumer key of the connected app; with <see cref="RefreshToken"/> the connector obtains and refreshes the access token itself.</summary>
+    public string? ClientId { get; set; }
+
+    /// <summary>Consumer secret of the connected app (sent with the refresh request when set).</summary>
+    public string? ClientSecret { get; set; }
+
+    /// <summary>File holding <see cref="ClientSecret"/>.</summary>
+    public string? ClientSecretFile { get; set; }
+
+    /// <summary>OAuth refresh token of the integration user.</summary>
+    public string? RefreshToken { get; set; }
+
+    /// <summary>File holding <see cref="RefreshToken"/>.</summary>
+    public string? RefreshTokenFile { get; set; }
+
+    /// <summary>
+    /// How long an access token is used before it is refreshed, in seconds (the org's session timeout; Salesforce's token answer
+    /// does not say). A 401 refreshes earlier.
+    /// </summary>
+    [Range(120, 86_400)]
+    public int TokenLifetimeSeconds { get; set; } = 7200;
+
     /// <summary>Corporate currency, for opportunities of single-currency orgs (no <c>CurrencyIsoCode</c>).</summary>
     [Required]
     public string DefaultCurrency { get; set; } = "USD";
 
     /// <inheritdoc />
-    public override string ToString() => $"Salesforce(channel: {Channel}, token: {(string.IsNullOrEmpty(RelayToken) ? "none" : "set")})";
+    public override string ToString() => $"Salesforce(channel: {Channel}, token: {(string.IsNullOrEmpty(RelayToken) ? "none" : "set")}, refresh: {(string.IsNullOrEmpty(RefreshToken) ? "none" : "set")})";
 }

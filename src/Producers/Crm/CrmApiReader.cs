@@ -13,10 +13,14 @@ namespace Streaming.Producers.Crm;
 /// the properties the mapping uses and, for deals and contacts, the associated companies) and Salesforce REST
 /// (<c>GET /services/data/{version}/sobjects/{entity}/{id}</c>, every field). A 404 means the record is gone (left out of the
 /// answer); a rate limit, server error, network error or missing credentials answer null, so the caller records a pending
-/// re-read instead of losing the change. Tokens are sent, never logged.
+/// re-read instead of losing the change. Whole Salesforce entities are read through the query API (<see cref="ICrmEntityQuery"/>).
+/// The Salesforce token comes from <see cref="SalesforceTokenSource"/> (refresh-token flow, a 401 renews it and retries once).
+/// Tokens are sent, never logged.
 /// </summary>
-public sealed partial class CrmApiReader(HttpClient http, ConnectorOptions options, ILogger logger) : ICrmRecordReader, ICrmEntityQuery
+public sealed partial class CrmApiReader(HttpClient http, ConnectorOptions options, ILogger logger, TimeProvider? clock = null) : ICrmRecordReader, ICrmEntityQuery
 {
+    private readonly SalesforceTokenSource _salesforceTokens = new(http, options.Salesforce, logger, clock);
+
     private static readonly string CompanyProperties = "name,country,hs_parent_company_id";
     private static readonly string DealProperties = "dealname,dealstage,amount,closedate,deal_currency_code,hs_is_closed_won";
     private static readonly string ContactProperties = "email,firstname,lastname,lifecyclestage,associatedcompanyid";
@@ -26,7 +30,8 @@ public sealed partial class CrmApiReader(HttpClient http, ConnectorOptions optio
     {
         ArgumentNullException.ThrowIfNull(options);
         return HasToken(options.HubSpot.AccessToken, options.HubSpot.AccessTokenFile)
-            || (!string.IsNullOrWhiteSpace(options.Salesforce.InstanceUrl) && HasToken(options.Salesforce.AccessToken, options.Salesforce.AccessTokenFile));
+            || (!string.IsNullOrWhiteSpace(options.Salesforce.InstanceUrl)
+                && (HasToken(options.Salesforce.AccessToken, options.Salesforce.AccessTokenFile) || SalesforceTokenSource.CanRefresh(options.Salesforce)));
     }
 
     /// <inheritdoc />
@@ -99,14 +104,12 @@ public sealed partial class CrmApiReader(HttpClient http, ConnectorOptions optio
 
     private async Task<(bool? Found, JsonElement Fields)> SalesforceAsync(string entity, string id, CancellationToken ct)
     {
-        var token = Token(options.Salesforce.AccessToken, options.Salesforce.AccessTokenFile);
-        if (token is null || string.IsNullOrWhiteSpace(options.Salesforce.InstanceUrl) || id == "*")
+        if (string.IsNullOrWhiteSpace(options.Salesforce.InstanceUrl) || id == "*")
         {
             return (null, default);
         }
 
-        var url = $"{options.Salesforce.InstanceUrl.TrimEnd('/')}/services/data/{options.Salesforce.ApiVersion}/sobjects/{Uri.EscapeDataString(entity)}/{Uri.EscapeDataString(id)}";
-        using var doc = await GetAsync(url, token, "Salesforce", ct).ConfigureAwait(false);
+        using var doc = await SalesforceGetAsync($"/services/data/{options.Salesforce.ApiVersion}/sobjects/{Uri.EscapeDataString(entity)}/{Uri.EscapeDataString(id)}", ct).ConfigureAwait(false);
         return doc.Status switch
         {
             HttpStatusCode.OK => (true, doc.Json!.RootElement.Clone()),
@@ -153,13 +156,12 @@ public sealed partial class CrmApiReader(HttpClient http, ConnectorOptions optio
 
     private async Task<CrmQueryPage?> QueryPageAsync(string pathAndQuery, CancellationToken ct)
     {
-        var token = Token(options.Salesforce.AccessToken, options.Salesforce.AccessTokenFile);
-        if (token is null || string.IsNullOrWhiteSpace(options.Salesforce.InstanceUrl))
+        if (string.IsNullOrWhiteSpace(options.Salesforce.InstanceUrl))
         {
             return null;
         }
 
-        using var doc = await GetAsync(options.Salesforce.InstanceUrl.TrimEnd('/') + pathAndQuery, token, "Salesforce", ct).ConfigureAwait(false);
+        using var doc = await SalesforceGetAsync(pathAndQuery, ct).ConfigureAwait(false);
         if (doc.Status != HttpStatusCode.OK)
         {
             return null;
@@ -181,6 +183,26 @@ public sealed partial class CrmApiReader(HttpClient http, ConnectorOptions optio
 
     [System.Text.RegularExpressions.GeneratedRegex("^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")]
     private static partial System.Text.RegularExpressions.Regex SalesforceId();
+
+    /// <summary>A GET on the Salesforce instance with the current token; a 401 renews the token (refresh flow) and tries once more.</summary>
+    private async Task<Answer> SalesforceGetAsync(string pathAndQuery, CancellationToken ct)
+    {
+        var url = options.Salesforce.InstanceUrl!.TrimEnd('/') + pathAndQuery;
+        var token = await _salesforceTokens.GetAsync(ct).ConfigureAwait(false);
+        if (token is null)
+        {
+            return new Answer(HttpStatusCode.Unauthorized, null);
+        }
+
+        var answer = await GetAsync(url, token, "Salesforce", ct).ConfigureAwait(false);
+        if (answer.Status == HttpStatusCode.Unauthorized && await _salesforceTokens.RenewAsync(token, ct).ConfigureAwait(false) is { } renewed)
+        {
+            answer.Dispose();
+            answer = await GetAsync(url, renewed, "Salesforce", ct).ConfigureAwait(false);
+        }
+
+        return answer;
+    }
 
     private sealed class Answer(HttpStatusCode status, JsonDocument? json) : IDisposable
     {
@@ -225,7 +247,7 @@ public sealed partial class CrmApiReader(HttpClient http, ConnectorOptions optio
     private static bool HasToken(string? token, string? file) => !string.IsNullOrWhiteSpace(token) || !string.IsNullOrWhiteSpace(file);
 
     /// <summary>The token from its file when one is named (read each time: a refreshed token is picked up), else the configured value.</summary>
-    private static string? Token(string? token, string? file)
+    internal static string? Token(string? token, string? file)
     {
         if (!string.IsNullOrWhiteSpace(file))
         {

@@ -117,7 +117,7 @@ public sealed class ConnectorHost : IAsyncDisposable
     {
         var crmHttp = settings.CrmReader is null && CrmApiReader.Configured(settings.Options) ? new HttpClient { Timeout = TimeSpan.FromSeconds(10) } : null;
         var crmReader = settings.CrmReader
-            ?? (crmHttp is null ? null : new CrmApiReader(crmHttp, settings.Options, settings.LoggerFactory.CreateLogger<CrmApiReader>()));
+            ?? (crmHttp is null ? null : new CrmApiReader(crmHttp, settings.Options, settings.LoggerFactory.CreateLogger<CrmApiReader>(), settings.Clock));
         var runtime = new ConnectorRuntime(settings.Options, settings.Producer, settings.Registry, settings.LoggerFactory, settings.Clock, crmReader);
         try
         {
