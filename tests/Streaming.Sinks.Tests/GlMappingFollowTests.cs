@@ -15,8 +15,9 @@ namespace Streaming.Sinks.Tests;
 /// <summary>
 /// The sink follows <c>md.gl-mappings.v1</c> while it runs: mappings read at start decide the first postings, a mapping
 /// changed on the topic mid-run moves later postings to the new account (earlier ones stay where they were posted), and an
-/// entity that gets its first mappings mid-run leaves the default chart. Journal-template rules of the chart are in
-/// <see cref="JournalRulesTests"/>; the follower's failure path (unreadable mapping) is covered here at start-up only.
+/// entity that gets its first mappings mid-run leaves the default chart, and a mapping that cannot be read stops the start
+/// (naming it) or, while running, stops the sink before it builds a journal with a stale chart. Journal-template rules of
+/// the chart are in <see cref="JournalRulesTests"/>.
 /// </summary>
 public sealed class GlMappingFollowTests
 {
@@ -126,6 +127,36 @@ public sealed class GlMappingFollowTests
         var rejected = Assert.Throws<JournalRejectedException>(() => new JournalBuilder(chart.Current).Build(
             FinanceFactMapper.ToFact(SinkTestStack.Payment("p9", "DE01", "EUR", 10m))));
         Assert.Equal("UNKNOWN_ACCOUNT", rejected.ReasonCode);
+    }
+
+    [Fact]
+    public async Task An_unreadable_mapping_while_running_stops_the_sink_before_it_posts_with_a_stale_chart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var stack = await StackWithMappingsTopicAsync(ct);
+        Publish(stack, Mapping("DE01", MdRole.CASH, "1200"), Mapping("DE01", MdRole.AR, "1400"));
+        var consumerConfig = new ConsumerConfig { BootstrapServers = stack.Cluster.BootstrapServers };
+        using var chart = GlMappingFollower.Start(consumerConfig, stack.Client, DefaultChartOfAccounts.Instance, NullLogger.Instance, ct);
+        const string group = "gl-follow-failed";
+        var path = Path.Combine(Path.GetTempPath(), $"gl-follow-{Guid.NewGuid():N}.db");
+        await using var ledger = await SqliteLedger.OpenAsync(path, ct);
+        var sink = new ErpPostingSink(consumerConfig, stack.Producer, stack.Client, ledger, chart,
+            new ErpPostingSinkOptions { GroupId = group, MaxBatchWait = TimeSpan.FromMilliseconds(50) }, NullLogger<ErpPostingSink>.Instance);
+        var run = Task.Run(() => sink.RunAsync(ct), ct);
+
+        stack.Producer.Produce(Topics.GlMappings, new Message<string, byte[]> { Key = "gl_bad", Value = [0, 0, 0, 0, 42, 1, 2] });
+        Assert.Equal(0, stack.Producer.Flush(TimeSpan.FromSeconds(20)));
+        await Assert.ThrowsAsync<InvalidDataException>(() => chart.Completion.WaitAsync(TimeSpan.FromSeconds(30), ct));
+        var stale = Assert.Throws<GlMappingsUnavailableException>(() => chart.Current);
+        Assert.Contains("md.gl-mappings.v1 [[0]] @2", stale.Message, StringComparison.Ordinal);
+
+        // The running sink fails on its next batch and commits nothing: a restart reads the fact again.
+        stack.Produce(0, SinkTestStack.Payment("p1", "DE01", "EUR", 10m));
+        Assert.Equal(0, stack.Producer.Flush(TimeSpan.FromSeconds(20)));
+        await Assert.ThrowsAsync<GlMappingsUnavailableException>(() => run.WaitAsync(TimeSpan.FromSeconds(60), ct));
+        Assert.Equal(0, (await stack.CommittedAsync(group)).GetValueOrDefault(0));
+        Assert.Equal(0, await ledger.CountJournalsAsync(ct));
+        File.Delete(path);
     }
 
     [Fact]
