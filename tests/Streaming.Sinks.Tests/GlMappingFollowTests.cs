@@ -160,6 +160,27 @@ public sealed class GlMappingFollowTests
     }
 
     [Fact]
+    public async Task A_mappings_topic_created_after_start_is_followed_once_it_appears()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var stack = await SinkTestStack.StartAsync(1, ct);
+        using var chart = GlMappingFollower.Start(new ConsumerConfig { BootstrapServers = stack.Cluster.BootstrapServers }, stack.Client,
+            DefaultChartOfAccounts.Instance, NullLogger.Instance, ct, new GlMappingFollowerOptions { PartitionRefresh = TimeSpan.FromMilliseconds(200) });
+        Assert.Equal((0, "1000"), (chart.Count, chart.Current.Account("DE01", AccountRole.Cash)));
+
+        stack.Cluster.CreateTopic(Topics.GlMappings, 2, 1);
+        await stack.Client.RegisterSchemaAsync(Topics.ValueSubject(Topics.GlMappings), new Schema(GlMapping._SCHEMA.ToString(), SchemaType.Avro));
+        Publish(stack, Mapping("DE01", MdRole.CASH, "1200"));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (chart.Count == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50, ct);
+        }
+
+        Assert.Equal((1, "1200"), (chart.Count, chart.Current.Account("DE01", AccountRole.Cash)));
+    }
+
+    [Fact]
     public async Task An_unreadable_mapping_stops_the_start_and_names_the_record()
     {
         var ct = TestContext.Current.CancellationToken;
