@@ -18,7 +18,7 @@ namespace Streaming.IntegrationTests;
 
 /// <summary>
 /// <c>streaming reconcile</c> end to end on an embedded broker of its own: finance events on <c>finance.events.v1</c>, a SQLite
-/// ledger holding their journals, the sink group's committed offsets. Exit 0 when they match; exit 1 with the break named by
+/// ledger holding their journals (DE01's on the AR account its <c>md.gl-mappings.v1</c> mappings give it), the sink group's committed offsets. Exit 0 when they match; exit 1 with the break named by
 /// posting key and source id when a fact the sink read has no posting, or a billing record the mapping stage read became neither
 /// a finance event nor a quarantine record; <c>--entity</c> scopes it; no cluster or a bad period is exit 2. The comparison rules themselves are covered by <c>Streaming.Sinks.Tests.ReconcilerTests</c>.
 /// </summary>
@@ -52,6 +52,7 @@ public sealed class ReconcileCommandTests
                  {
                      (Topics.FinanceEvents, FinanceEvent._SCHEMA), (Topics.Quarantine, QuarantineRecord._SCHEMA),
                      (Topics.BillingInvoices, Invoice._SCHEMA), (Topics.BillingPayments, Payment._SCHEMA),
+                     (Topics.GlMappings, Contracts.MasterData.GlMapping._SCHEMA),
                  })
         {
             if (topic != Topics.FinanceEvents)
@@ -65,7 +66,23 @@ public sealed class ReconcileCommandTests
         await using var ledger = await SqliteLedger.OpenAsync(path, ct);
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
         var serdes = new AvroSerdes<FinanceEvent>(client);
-        var builder = new JournalBuilder(DefaultChartOfAccounts.Instance);
+        // DE01 has GL mappings of its own (AR 120000): its journals are posted with them and reconcile must read them the same way.
+        var chart = new GlMappingChartOfAccounts(DefaultChartOfAccounts.Instance);
+        foreach (var (role, account, jurisdiction) in new (Contracts.MasterData.AccountRole, string, string?)[]
+                 {
+                     (Contracts.MasterData.AccountRole.AR, "120000", null), (Contracts.MasterData.AccountRole.SERVICES_REVENUE, "410000", null),
+                     (Contracts.MasterData.AccountRole.TAX_PAYABLE, "176000", "DE"),
+                 })
+        {
+            var mapping = new Contracts.MasterData.GlMapping { mappingId = $"gl_DE01_{role}", legalEntityId = "DE01", accountRole = role, glAccountNumber = account, jurisdictionCode = jurisdiction };
+            chart.Apply(mapping.mappingId, mapping);
+            await producer.ProduceAsync(Topics.GlMappings, new Message<string, byte[]>
+            {
+                Key = mapping.mappingId, Value = new AvroSerdes<Contracts.MasterData.GlMapping>(client).SerializeValue(mapping, Topics.GlMappings),
+            }, ct);
+        }
+
+        var builder = new JournalBuilder(chart);
 
         async Task PublishAsync(FinanceEvent e, bool post)
         {

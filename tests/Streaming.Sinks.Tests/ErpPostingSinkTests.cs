@@ -1,13 +1,8 @@
 using Confluent.Kafka;
-using Confluent.Kafka.Admin;
-using Confluent.SchemaRegistry;
 using Microsoft.Extensions.Logging.Abstractions;
 using Streaming.Contracts;
 using Streaming.Contracts.Finance;
 using Streaming.Contracts.Ops;
-using Streaming.Platform.Embedded;
-using Streaming.Platform.Serialization;
-using Streaming.SchemaRegistry;
 using Streaming.Sinks.Journals;
 using FinanceLineKind = Streaming.Contracts.Finance.FinanceLineKind;
 using Streaming.Sinks.Ledger;
@@ -47,28 +42,16 @@ public sealed class ErpPostingSinkTests
     public async Task Bad_records_are_set_aside_and_the_partition_still_moves_to_its_end()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var cluster = EmbeddedKafkaCluster.Start(new EmbeddedKafkaOptions { Brokers = 1, WatermarkCheckInterval = TimeSpan.Zero });
-        await using var registry = await EmbeddedSchemaRegistry.StartAsync(cancellationToken: ct);
-        using var client = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registry.Url });
-        foreach (var (topic, schema) in new (string, Avro.Schema)[]
-                 {
-                     (Topics.FinanceEvents, FinanceEvent._SCHEMA), (Topics.ErpPostings, Contracts.Erp.ErpPostingResult._SCHEMA),
-                     (Topics.Quarantine, QuarantineRecord._SCHEMA), (Topics.DeadLetters, DeadLetterRecord._SCHEMA),
-                 })
-        {
-            cluster.CreateTopic(topic, topic == Topics.FinanceEvents ? 2 : 1, 1);
-            await client.RegisterSchemaAsync(Topics.ValueSubject(topic), new Schema(schema.ToString(), SchemaType.Avro));
-        }
-
-        var serdes = new AvroSerdes<FinanceEvent>(client);
+        await using var stack = await SinkTestStack.StartAsync(2, ct);
+        var client = stack.Client;
         var garbage = new byte[] { 0, 0, 0, 0, 99, 1, 2, 3 };
-        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, EnableIdempotence = true }).Build();
-        var p1 = serdes.SerializeValue(Payment("pi_1", 119m, feeLine: 3.75m), Topics.FinanceEvents);
+        var producer = stack.Producer;
+        var p1 = stack.Events.SerializeValue(Payment("pi_1", 119m, feeLine: 3.75m), Topics.FinanceEvents);
         foreach (var (key, value) in new (string, byte[]?)[]
                  {
                      ("C-1", p1), ("C-1", garbage), ("C-1", null), ("C-1", p1),
-                     ("C-2", serdes.SerializeValue(UnbalancedInvoice(), Topics.FinanceEvents)),
-                     ("C-2", serdes.SerializeValue(Payment("pi_2", 50m), Topics.FinanceEvents)),
+                     ("C-2", stack.Events.SerializeValue(UnbalancedInvoice(), Topics.FinanceEvents)),
+                     ("C-2", stack.Events.SerializeValue(Payment("pi_2", 50m), Topics.FinanceEvents)),
                  })
         {
             // Customers on separate partitions, so both partitions' commits are checked.
@@ -79,29 +62,13 @@ public sealed class ErpPostingSinkTests
 
         var path = Path.Combine(Path.GetTempPath(), $"sink-{Guid.NewGuid():N}.db");
         await using var ledger = await SqliteLedger.OpenAsync(path, ct);
-        var sink = new ErpPostingSink(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers }, producer, client, ledger,
+        var sink = new ErpPostingSink(new ConsumerConfig { BootstrapServers = stack.Cluster.BootstrapServers }, producer, client, ledger,
             DefaultChartOfAccounts.Instance, new ErpPostingSinkOptions { GroupId = "sink-test" }, NullLogger<ErpPostingSink>.Instance);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var run = Task.Run(() => sink.RunAsync(stop.Token), ct);
 
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
-        var partitions = new[] { new TopicPartition(Topics.FinanceEvents, 0), new TopicPartition(Topics.FinanceEvents, 1) };
-        var ends = (await admin.ListOffsetsAsync(partitions.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Latest() })))
-            .ResultInfos.ToDictionary(r => r.TopicPartitionOffsetError.TopicPartition, r => r.TopicPartitionOffsetError.Offset.Value);
-        Dictionary<TopicPartition, long> committed = [];
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline && !run.IsCompleted)
-        {
-            committed = (await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions("sink-test", partitions.ToList())])).Single()
-                .Partitions.ToDictionary(p => p.TopicPartition, p => p.Offset.IsSpecial ? 0 : p.Offset.Value);
-            if (ends.All(e => committed.GetValueOrDefault(e.Key) == e.Value))
-            {
-                break;
-            }
-
-            await Task.Delay(100, ct);
-        }
-
+        var ends = await stack.EndOffsetsAsync();
+        var committed = await stack.WaitCommittedAsync("sink-test", c => ends.All(e => c.GetValueOrDefault(e.Key) == e.Value), TimeSpan.FromSeconds(60), run, ct);
         await stop.CancelAsync();
         await run; // a sink that died on bad input would surface its exception here
 
@@ -110,47 +77,19 @@ public sealed class ErpPostingSinkTests
         Assert.Equal((2L, 1L, 2L, 1L), (sink.PostedCount, sink.DuplicateCount, sink.DeadLetteredCount, sink.QuarantinedCount));
         Assert.Equal(2, await ledger.CountJournalsAsync(ct));
 
-        var dlq = ReadAll(cluster, Topics.DeadLetters).Select(v => new AvroSerdes<DeadLetterRecord>(client).DeserializeValue(v, Topics.DeadLetters)).ToList();
+        var dlq = stack.Read<DeadLetterRecord>(Topics.DeadLetters);
         Assert.Equal(2, dlq.Count);
         Assert.Contains(dlq, d => d.originalValue is not null && d.originalValue.SequenceEqual(garbage) && d.originalTopic == Topics.FinanceEvents && d.consumerGroup == "sink-test");
         Assert.Contains(dlq, d => d.originalValue is null && d.errorMessage.Contains("tombstone", StringComparison.Ordinal));
 
-        var quarantined = Assert.Single(ReadAll(cluster, Topics.Quarantine).Select(v => new AvroSerdes<QuarantineRecord>(client).DeserializeValue(v, Topics.Quarantine)));
+        var quarantined = Assert.Single(stack.Read<QuarantineRecord>(Topics.Quarantine));
         Assert.Equal(("UNBALANCED_JOURNAL", "invoice:in_bad:issued", 0.01m),
             (quarantined.reasonCode, quarantined.postingKey, decimal.Parse(quarantined.businessContext["imbalance"], System.Globalization.CultureInfo.InvariantCulture)));
         Assert.Equal(Topics.FinanceEvents, quarantined.sourceTopic);
 
-        var results = ReadAll(cluster, Topics.ErpPostings).Select(v => new AvroSerdes<Contracts.Erp.ErpPostingResult>(client).DeserializeValue(v, Topics.ErpPostings)).ToList();
+        var results = stack.Read<Contracts.Erp.ErpPostingResult>(Topics.ErpPostings);
         Assert.Equal(["payment:pi_1:applied", "payment:pi_1:applied", "payment:pi_2:applied"], results.Select(r => r.postingKey).Order());
         Assert.Single(results.Select(r => r.erpDocumentId).Where((_, i) => results[i].postingKey == "payment:pi_1:applied").Distinct());
         File.Delete(path);
-    }
-
-    private static List<byte[]> ReadAll(EmbeddedKafkaCluster cluster, string topic)
-    {
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = cluster.BootstrapServers, GroupId = $"read-{Guid.NewGuid():N}", EnableAutoCommit = false, EnablePartitionEof = true,
-        }).Build();
-        consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
-        var values = new List<byte[]>();
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (DateTime.UtcNow < deadline)
-        {
-            var r = consumer.Consume(TimeSpan.FromMilliseconds(200));
-            if (r is null)
-            {
-                continue;
-            }
-
-            if (r.IsPartitionEOF)
-            {
-                break;
-            }
-
-            values.Add(r.Message.Value);
-        }
-
-        return values;
     }
 }

@@ -85,6 +85,45 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Receivables_are_read_on_the_AR_account_the_GL_mappings_give_the_entity()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var chart = new GlMappingChartOfAccounts(DefaultChartOfAccounts.Instance);
+        foreach (var (role, account, jurisdiction) in new (Contracts.MasterData.AccountRole, string, string?)[]
+                 {
+                     (Contracts.MasterData.AccountRole.AR, "11000", null), (Contracts.MasterData.AccountRole.CASH, "10000", null),
+                     (Contracts.MasterData.AccountRole.SERVICES_REVENUE, "42000", null), (Contracts.MasterData.AccountRole.PAYMENT_FEES, "61000", null),
+                     (Contracts.MasterData.AccountRole.TAX_PAYABLE, "23000", "US-CA"),
+                 })
+        {
+            chart.Apply($"gl_{role}", new Contracts.MasterData.GlMapping
+            {
+                mappingId = $"gl_{role}", legalEntityId = "US01", accountRole = role, glAccountNumber = account, jurisdictionCode = jurisdiction,
+            });
+        }
+
+        var builder = new JournalBuilder(chart);
+        await _ledger.PostBatchAsync([builder.Build(In1), builder.Build(Pi1)], ct);
+        await using var reader = await SqliteLedgerReader.OpenAsync(_path, ct);
+        var journals = await reader.JournalsAsync(November, null, ct);
+        SourceFact[] sources = [Source(In1), Source(Pi1)];
+
+        var mapped = Reconciler.Reconcile(November, null, sources, journals, new Dictionary<string, string>(), chart.Current);
+        Assert.True(mapped.Clean, mapped.Render());
+        Assert.Equal((1072.50m, 1072.50m), (mapped.Totals.Single().LedgerInvoices, mapped.Totals.Single().LedgerPayments));
+
+        // Read with the default chart (AR 1100), the same ledger shows no receivable at all: every fact is a mismatch.
+        var unmapped = Reconciler.Reconcile(November, null, sources, journals, new Dictionary<string, string>(), DefaultChartOfAccounts.Instance);
+        Assert.Equal([BreakKind.AmountMismatch, BreakKind.AmountMismatch], unmapped.Breaks.Select(b => b.Kind));
+
+        // An entity whose AR mapping is gone: its journals are reported as mismatches, not a crash.
+        chart.Apply("gl_AR", null);
+        var noAr = Reconciler.Reconcile(November, null, sources, journals, new Dictionary<string, string>(), chart.Current);
+        Assert.All(noAr.Breaks, b => Assert.Equal((BreakKind.AmountMismatch, (decimal?)0m), (b.Kind, b.LedgerAmount)));
+        Assert.Equal(2, noAr.Breaks.Count);
+    }
+
+    [Fact]
     public async Task A_fact_the_sink_read_but_never_posted_is_a_missing_posting()
     {
         var report = await ReconcileAsync([In1], [Source(In1), Source(Pi1)]);

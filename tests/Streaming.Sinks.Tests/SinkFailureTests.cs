@@ -122,7 +122,7 @@ public sealed class SinkFailureTests(PostgresFixture postgres)
 
         Assert.Equal(ends, committed);
         Assert.Equal(19, await ledger.CountJournalsAsync(ct));
-        var q = Assert.Single(stack.ReadAll(Topics.Quarantine).Select(v => new AvroSerdes<QuarantineRecord>(stack.Client).DeserializeValue(v, Topics.Quarantine)));
+        var q = Assert.Single(stack.Read<QuarantineRecord>(Topics.Quarantine));
         Assert.Equal(("UNKNOWN_ACCOUNT", "payment:p7:applied", Topics.FinanceEvents), (q.reasonCode, q.postingKey, q.sourceTopic));
         Assert.NotNull(q.originalValue);
         Assert.Contains("1000", q.reasonDetail, StringComparison.Ordinal);

@@ -158,6 +158,14 @@ internal sealed class SinkTestStack : IAsyncDisposable
         return values;
     }
 
+    /// <summary>Every record of <paramref name="topic"/>, deserialized as <typeparamref name="T"/>.</summary>
+    public List<T> Read<T>(string topic)
+        where T : class, Avro.Specific.ISpecificRecord
+    {
+        var serdes = new AvroSerdes<T>(Client);
+        return ReadAll(topic).Select(v => serdes.DeserializeValue(v, topic)).ToList();
+    }
+
     public async ValueTask DisposeAsync()
     {
         Producer.Dispose();

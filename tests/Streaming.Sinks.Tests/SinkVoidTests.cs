@@ -57,7 +57,7 @@ public sealed class SinkVoidTests
             Assert.All((await ledger.TrialBalanceAsync(ct)), r => Assert.Equal(0m, r.Balance));
         }
 
-        var q = Assert.Single(stack.ReadAll(Topics.Quarantine).Select(v => new AvroSerdes<QuarantineRecord>(stack.Client).DeserializeValue(v, Topics.Quarantine)));
+        var q = Assert.Single(stack.Read<QuarantineRecord>(Topics.Quarantine));
         Assert.Equal(("VOID_WITHOUT_ISSUE", "invoice:in_never_issued:voided"), (q.reasonCode, q.postingKey));
         File.Delete(path);
     }

@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
-using Microsoft.Extensions.Logging;
 using Streaming.Bench.Harness;
 
 namespace Streaming.Bench.Raw;
@@ -52,28 +50,22 @@ public sealed record RawOptions
     /// <summary>Parses the arguments after <c>raw</c>.</summary>
     public static RawOptions Parse(IReadOnlyList<string> args)
     {
-        var o = new RawOptions();
-        for (var i = 0; i < args.Count; i++)
+        var o = BenchArguments.Parse(args, new RawOptions(), (a, o) => a.Name switch
         {
-            string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            long Long() { var name = args[i]; var v = Next(); return long.TryParse(v.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : throw new ArgumentException($"{name}: '{v}' is not a non-negative integer."); }
-            o = args[i] switch
-            {
-                "--records" => o with { Records = Long() },
-                "--size" => o with { Size = checked((int)Long()) },
-                "--partitions" => o with { Partitions = checked((int)Long()) },
-                "--repetitions" => o with { Repetitions = checked((int)Long()) },
-                "--no-warmup" => o with { Warmup = false },
-                "--linger-ms" => o with { Producer = o.Producer with { LingerMs = Long() } },
-                "--partitioner" => o with { Producer = o.Producer with { RoundRobin = Next() switch { "round-robin" => true, "default" => false, var v => throw new ArgumentException($"--partitioner: '{v}' is not round-robin or default.") } } },
-                "--fetch-queue-backoff-ms" => o with { FetchQueueBackoffMs = checked((int)Long()) },
-                "--block-records" => o with { Producer = o.Producer with { BlockRecords = Math.Max(1, checked((int)Long())) } },
-                "--batch-size" => o with { Producer = o.Producer with { BatchSizeBytes = checked((int)Long()) } },
-                "--bootstrap-servers" => o with { BootstrapServers = Next() },
-                "--json" => o with { JsonPath = Next() },
-                var other => throw new ArgumentException($"Unknown option '{other}'."),
-            };
-        }
+            "--records" => o with { Records = a.NonNegative() },
+            "--size" => o with { Size = a.NonNegativeInt() },
+            "--partitions" => o with { Partitions = a.NonNegativeInt() },
+            "--repetitions" => o with { Repetitions = a.NonNegativeInt() },
+            "--no-warmup" => o with { Warmup = false },
+            "--linger-ms" => o with { Producer = o.Producer with { LingerMs = a.NonNegative() } },
+            "--partitioner" => o with { Producer = o.Producer with { RoundRobin = a.Value() switch { "round-robin" => true, "default" => false, var v => throw new ArgumentException($"--partitioner: '{v}' is not round-robin or default.") } } },
+            "--fetch-queue-backoff-ms" => o with { FetchQueueBackoffMs = a.NonNegativeInt() },
+            "--block-records" => o with { Producer = o.Producer with { BlockRecords = Math.Max(1, a.NonNegativeInt()) } },
+            "--batch-size" => o with { Producer = o.Producer with { BatchSizeBytes = a.NonNegativeInt() } },
+            "--bootstrap-servers" => o with { BootstrapServers = a.Value() },
+            "--json" => o with { JsonPath = a.Value() },
+            _ => throw a.Unknown(),
+        });
 
         if (o.Records < 1 || o.Partitions < 1 || o.Repetitions < 1)
         {
@@ -117,11 +109,11 @@ public static class RawCommand
     /// <summary>Runs the subcommand; returns the process exit code.</summary>
     public static async Task<int> RunAsync(RawOptions options, CancellationToken cancellationToken)
     {
-        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        using var loggerFactory = BenchMachine.ConsoleLogging();
         await using var broker = BenchBroker.Resolve(options.BootstrapServers, loggerFactory);
 
         var (partitions, note) = ChoosePartitions(options, broker.IsEmbedded);
-        var machine = $"{Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.ProcessArchitecture}";
+        var machine = BenchMachine.Description;
         Console.WriteLine("Streaming raw Kafka throughput (baseline)");
         Console.WriteLine($"  machine     : {machine}");
         Console.WriteLine($"  broker      : {broker.Description}");
@@ -130,7 +122,7 @@ public static class RawCommand
         Console.WriteLine($"  producer    : {options.Producer.Describe()}");
         Console.WriteLine($"  consumer    : {ConsumerSettings(options)}");
         Console.WriteLine($"  runs        : {(options.Warmup ? "1 warm-up (discarded) + " : "")}{options.Repetitions} timed; each run uses a fresh topic; consumed count verified = produced count");
-        Console.WriteLine($"  load (1/5/15): {LoadAverage()}");
+        Console.WriteLine($"  load (1/5/15): {BenchMachine.LoadAverage()}");
         Console.WriteLine();
 
         var started = DateTimeOffset.UtcNow;
@@ -176,7 +168,7 @@ public static class RawCommand
         Row("produce", report.ProduceRecordsPerSecond, report.ProduceMegabytesPerSecond);
         Row("consume", report.ConsumeRecordsPerSecond, report.ConsumeMegabytesPerSecond);
         Console.WriteLine();
-        Console.WriteLine($"  load (1/5/15) after: {LoadAverage()}");
+        Console.WriteLine($"  load (1/5/15) after: {BenchMachine.LoadAverage()}");
 
         if (options.JsonPath is not null)
         {
@@ -227,21 +219,4 @@ public static class RawCommand
     private static void Progress(string label, string phase, long done, long total) => Console.Error.WriteLine(done == 0 && phase == "consume"
         ? $"  ... {label} {phase}: joining consumer group / first fetch (not timed)"
         : $"  ... {label} {phase}: {done:N0} / {total:N0} ({100.0 * done / total:N0}%)");
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            var parts = File.ReadAllText("/proc/loadavg").Split(' ');
-            return $"{parts[0]} {parts[1]} {parts[2]}";
-        }
-        catch (IOException)
-        {
-            return "n/a";
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return "n/a";
-        }
-    }
 }

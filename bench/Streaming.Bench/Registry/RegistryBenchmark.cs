@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using Confluent.SchemaRegistry;
+using Streaming.Bench.Harness;
 using Streaming.SchemaRegistry;
 using Streaming.SchemaRegistry.Evolution;
 
@@ -35,23 +35,15 @@ public sealed record RegistryBenchOptions
     /// <summary>Parses the subcommand's arguments.</summary>
     public static RegistryBenchOptions Parse(string[] args)
     {
-        var options = new RegistryBenchOptions();
-        for (var i = 0; i < args.Length; i++)
+        return BenchArguments.Parse(args, new RegistryBenchOptions(), (a, options) => a.Name switch
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            int Positive() => int.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new ArgumentException($"{args[i]} needs a positive integer.");
-            options = args[i] switch
-            {
-                "--seconds" => options with { Seconds = Positive() },
-                "--connections" => options with { Connections = Positive() },
-                "--rounds" => options with { Rounds = Positive() },
-                "--check-repetitions" => options with { CheckRepetitions = Positive() },
-                "--schemas" => options with { SchemasDir = Next() },
-                _ => throw new ArgumentException($"Unknown registry option '{args[i]}'."),
-            };
-        }
-
-        return options;
+            "--seconds" => options with { Seconds = a.Positive() },
+            "--connections" => options with { Connections = a.Positive() },
+            "--rounds" => options with { Rounds = a.Positive() },
+            "--check-repetitions" => options with { CheckRepetitions = a.Positive() },
+            "--schemas" => options with { SchemasDir = a.Value() },
+            _ => throw a.Unknown("registry"),
+        });
     }
 }
 

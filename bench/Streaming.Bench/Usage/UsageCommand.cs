@@ -1,8 +1,6 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Confluent.SchemaRegistry;
-using Microsoft.Extensions.Logging;
 using Streaming.Bench.Harness;
 using Streaming.Bench.Raw;
 using Streaming.Contracts;
@@ -62,26 +60,20 @@ public sealed record UsageOptions
     /// <summary>Parses the arguments after <c>usage</c>.</summary>
     public static UsageOptions Parse(IReadOnlyList<string> args)
     {
-        var o = new UsageOptions();
-        for (var i = 0; i < args.Count; i++)
+        var o = BenchArguments.Parse(args, new UsageOptions(), (a, o) => a.Name switch
         {
-            string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            long Long() { var name = args[i]; var v = Next(); return long.TryParse(v.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : throw new ArgumentException($"{name}: '{v}' is not a non-negative integer."); }
-            o = args[i] switch
-            {
-                "--records" => o with { Records = Long() },
-                "--repetitions" => o with { Repetitions = checked((int)Long()) },
-                "--no-warmup" => o with { Warmup = false },
-                "--breakdown" => o with { Breakdown = true },
-                "--partitions" => o with { Partitions = checked((int)Long()) },
-                "--capacity" => o with { Capacity = checked((int)Long()) },
-                "--lines-per-request" => o with { LinesPerRequest = checked((int)Long()) },
-                "--concurrency" => o with { Concurrency = checked((int)Long()) },
-                "--bootstrap-servers" => o with { BootstrapServers = Next() },
-                "--json" => o with { JsonPath = Next() },
-                var other => throw new ArgumentException($"Unknown option '{other}'."),
-            };
-        }
+            "--records" => o with { Records = a.NonNegative() },
+            "--repetitions" => o with { Repetitions = a.NonNegativeInt() },
+            "--no-warmup" => o with { Warmup = false },
+            "--breakdown" => o with { Breakdown = true },
+            "--partitions" => o with { Partitions = a.NonNegativeInt() },
+            "--capacity" => o with { Capacity = a.NonNegativeInt() },
+            "--lines-per-request" => o with { LinesPerRequest = a.NonNegativeInt() },
+            "--concurrency" => o with { Concurrency = a.NonNegativeInt() },
+            "--bootstrap-servers" => o with { BootstrapServers = a.Value() },
+            "--json" => o with { JsonPath = a.Value() },
+            _ => throw a.Unknown(),
+        });
 
         if (o.Records < 1 || o.Repetitions < 1 || o.Capacity < 1 || o.LinesPerRequest < 1 || o.Concurrency < 1)
         {
@@ -123,7 +115,7 @@ public static class UsageCommand
     /// <summary>Runs the subcommand; returns the process exit code.</summary>
     public static async Task<int> RunAsync(UsageOptions options, CancellationToken ct)
     {
-        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        using var loggerFactory = BenchMachine.ConsoleLogging();
         await using var broker = BenchBroker.Resolve(options.BootstrapServers, loggerFactory);
         await using var registry = await EmbeddedSchemaRegistry.StartAsync(null, loggerFactory, ct).ConfigureAwait(false);
         using var client = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registry.Url });
@@ -134,7 +126,7 @@ public static class UsageCommand
         // On the wire a usage record also carries its key (~8 B) and the correlation-id + traceparent headers (~100 B).
         var partitions = options.Partitions > 0 ? options.Partitions
             : broker.IsEmbedded ? (int)Math.Ceiling(options.Records * (valueBytes + 130) * 1.5 / (BenchBroker.EmbeddedPartitionMaxBytes * 0.8)) : 12;
-        var machine = $"{Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.ProcessArchitecture}";
+        var machine = BenchMachine.Description;
         Console.WriteLine("Streaming usage ingestion throughput");
         Console.WriteLine($"  machine     : {machine}");
         Console.WriteLine($"  broker      : {broker.Description}; schema registry embedded at {registry.Url}");
@@ -143,7 +135,7 @@ public static class UsageCommand
         Console.WriteLine($"  library     : UsageIngestor.TryEnqueue from one thread (sleep 1 ms when at capacity {options.Capacity:N0}), then FlushAsync");
         Console.WriteLine($"  http        : POST /ingest/usage on Kestrel (loopback, same process), {options.Concurrency} clients x {options.LinesPerRequest:N0} lines per request; answered after Kafka acks");
         Console.WriteLine($"  raw         : RawThroughput.MeasureProduceAsync, {valueBytes} B values, null key, no headers (the Foundation baseline)");
-        Console.WriteLine($"  load (1/5/15): {LoadAverage()}");
+        Console.WriteLine($"  load (1/5/15): {BenchMachine.LoadAverage()}");
         Console.WriteLine();
         if (options.Breakdown)
         {
@@ -154,7 +146,7 @@ public static class UsageCommand
                 await UsageBreakdown.RunAsync(broker, settings, options.Records, partitions, $"{id}.{rep}", ct).ConfigureAwait(false);
             }
 
-            Console.WriteLine($"  load (1/5/15) after: {LoadAverage()}");
+            Console.WriteLine($"  load (1/5/15) after: {BenchMachine.LoadAverage()}");
             return 0;
         }
 
@@ -212,7 +204,7 @@ public static class UsageCommand
             $"   library {report.LibraryCpuMicrosPerRecord.Median:N2} µs [{report.LibraryCpuMicrosPerRecord.Min:N2} - {report.LibraryCpuMicrosPerRecord.Max:N2}], raw/library {report.LibraryCpuRatio.Median:N2} [{report.LibraryCpuRatio.Min:N2} - {report.LibraryCpuRatio.Max:N2}]" +
             $"   http {report.HttpCpuMicrosPerRecord.Median:N2} µs [{report.HttpCpuMicrosPerRecord.Min:N2} - {report.HttpCpuMicrosPerRecord.Max:N2}], raw/http {report.HttpCpuRatio.Median:N2} [{report.HttpCpuRatio.Min:N2} - {report.HttpCpuRatio.Max:N2}]");
         Console.WriteLine();
-        Console.WriteLine($"  load (1/5/15) after: {LoadAverage()}");
+        Console.WriteLine($"  load (1/5/15) after: {BenchMachine.LoadAverage()}");
         if (options.JsonPath is not null)
         {
             await File.WriteAllTextAsync(options.JsonPath, JsonSerializer.Serialize(report, JsonOptions), ct).ConfigureAwait(false);
@@ -238,19 +230,6 @@ public static class UsageCommand
         if (inLog != expected)
         {
             throw new InvalidOperationException($"Topic '{topic}' holds {inLog:N0} records, expected {expected:N0}: lost or duplicated.");
-        }
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            var parts = File.ReadAllText("/proc/loadavg").Split(' ');
-            return $"{parts[0]} {parts[1]} {parts[2]}";
-        }
-        catch (IOException)
-        {
-            return "n/a";
         }
     }
 }

@@ -220,24 +220,11 @@ public abstract class ReadinessGate<TFact> : ITransformer<string, TFact, string,
 
     /// <summary>Builds a quarantine record.</summary>
     protected QuarantineRecord Quarantine(string reasonCode, List<string> missing, string detail, string correlationId, string? postingKey,
-        Dictionary<string, string> context, SourcePosition position, string? key, byte[] originalValue, Headers headers) => new()
-    {
-        quarantineId = $"q_{position.Topic}_{position.Partition}_{position.Offset}",
-        reasonCode = reasonCode,
-        reasonDetail = detail,
-        missing = missing,
-        stage = Settings.Stage,
-        correlationId = correlationId,
-        postingKey = postingKey,
-        businessContext = context,
-        sourceTopic = position.Topic,
-        sourcePartition = position.Partition,
-        sourceOffset = position.Offset,
-        originalKey = key is null ? null : Encoding.UTF8.GetBytes(key),
-        originalValue = originalValue,
-        headers = TracingHeaders.ToMap(Strip(headers)),
-        quarantinedAt = NowMs >= 0 ? DateTimeOffset.FromUnixTimeMilliseconds(NowMs).UtcDateTime : DateTime.UtcNow,
-    };
+        Dictionary<string, string> context, SourcePosition position, string? key, byte[] originalValue, Headers headers)
+        => OpsRecords.Quarantine(
+            new FailedRecord(position.Topic, position.Partition, position.Offset, FailedRecord.KeyBytes(key), originalValue, TracingHeaders.ToMap(Strip(headers))),
+            reasonCode, detail, missing, Settings.Stage, correlationId, postingKey, context,
+            NowMs >= 0 ? DateTimeOffset.FromUnixTimeMilliseconds(NowMs).UtcDateTime : DateTime.UtcNow);
 
     /// <summary>Headers of an output: the input's, minus internal ones, with a correlation id.</summary>
     protected static Headers OutputHeaders(Headers input, string correlationId)

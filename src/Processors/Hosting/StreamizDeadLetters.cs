@@ -49,20 +49,9 @@ public sealed class StreamizDeadLetters(IProducer<string, byte[]> producer, ISch
     }
 
     /// <summary>Builds a dead letter.</summary>
-    public DeadLetterRecord Letter(string topic, int partition, long offset, DateTime timestamp, byte[]? key, byte[]? value, Headers? headers, Exception error) => new()
-    {
-        originalTopic = topic,
-        originalPartition = partition,
-        originalOffset = offset,
-        originalTimestamp = timestamp,
-        originalKey = key,
-        originalValue = value,
-        headers = Streaming.Platform.Serialization.TracingHeaders.ToMap(headers),
-        errorType = error.GetType().FullName ?? error.GetType().Name,
-        errorMessage = error.Message,
-        consumerGroup = applicationId,
-        failedAt = DateTime.UtcNow,
-    };
+    public DeadLetterRecord Letter(string topic, int partition, long offset, DateTime timestamp, byte[]? key, byte[]? value, Headers? headers, Exception error)
+        => OpsRecords.DeadLetter(new FailedRecord(topic, partition, offset, key, value, TracingHeaders.ToMap(headers)), timestamp,
+            error.GetType().FullName ?? error.GetType().Name, error.Message, applicationId, DateTime.UtcNow);
 
     /// <summary>
     /// Sends tombstones (null values) of a fact stream to the DLQ and returns the stream without them. A fact topic
@@ -74,20 +63,11 @@ public sealed class StreamizDeadLetters(IProducer<string, byte[]> producer, ISch
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(serdes);
         stream.Filter((key, v, ctx) => v is null && !AlreadyDeadLettered.TryRemove((ctx.Topic, ctx.Partition, ctx.Offset), out var seen), $"{name}-tombstones")
-            .Map((key, _, ctx) => KeyValuePair.Create(key ?? string.Empty, new DeadLetterRecord
-            {
-                originalTopic = ctx.Topic,
-                originalPartition = ctx.Partition,
-                originalOffset = ctx.Offset,
-                originalTimestamp = DateTimeOffset.FromUnixTimeMilliseconds(ctx.Timestamp).UtcDateTime,
-                originalKey = key is null ? null : Encoding.UTF8.GetBytes(key),
-                originalValue = null,
-                headers = Streaming.Platform.Serialization.TracingHeaders.ToMap(ctx.Headers),
-                errorType = "Tombstone",
-                errorMessage = $"{ctx.Topic} carries facts; a null value (tombstone) at partition {ctx.Partition}, offset {ctx.Offset} is not one.",
-                consumerGroup = applicationId,
-                failedAt = DateTime.UtcNow,
-            }), $"{name}-tombstone-letters")
+            .Map((key, _, ctx) => KeyValuePair.Create(key ?? string.Empty, OpsRecords.DeadLetter(
+                new FailedRecord(ctx.Topic, ctx.Partition, ctx.Offset, FailedRecord.KeyBytes(key), null, TracingHeaders.ToMap(ctx.Headers)),
+                DateTimeOffset.FromUnixTimeMilliseconds(ctx.Timestamp).UtcDateTime, "Tombstone",
+                $"{ctx.Topic} carries facts; a null value (tombstone) at partition {ctx.Partition}, offset {ctx.Offset} is not one.", applicationId, DateTime.UtcNow)),
+                $"{name}-tombstone-letters")
             .To(Topics.DeadLetters, serdes.Key, serdes.Avro<DeadLetterRecord>(), $"{name}-dlq-sink");
         return stream.Filter((_, v, _) => v is not null, $"{name}-values");
     }

@@ -112,20 +112,8 @@ public sealed class ConnectorRuntime : IDisposable
     /// <summary>An authentic vendor event that could not be mapped, kept whole in <c>ops.dlq.v1</c> (key = event id).</summary>
     public EdgeRecord DeadLetter(string source, string eventId, ReadOnlyMemory<byte> body, Exception error) => new(
         Topics.DeadLetters, eventId,
-        new DeadLetterRecord
-        {
-            originalTopic = $"webhook:{source}",
-            originalPartition = -1,
-            originalOffset = -1,
-            originalTimestamp = Clock.GetUtcNow().UtcDateTime,
-            originalKey = Encoding.UTF8.GetBytes(eventId),
-            originalValue = body.ToArray(),
-            headers = new Dictionary<string, byte[]>(),
-            errorType = error.GetType().Name,
-            errorMessage = error.Message,
-            consumerGroup = $"connector:{source}",
-            failedAt = Clock.GetUtcNow().UtcDateTime,
-        },
+        OpsRecords.DeadLetter(new FailedRecord($"webhook:{source}", -1, -1, FailedRecord.KeyBytes(eventId), body.ToArray(), new Dictionary<string, byte[]>()),
+            Clock.GetUtcNow().UtcDateTime, error.GetType().Name, error.Message, $"connector:{source}", Clock.GetUtcNow().UtcDateTime),
         $"{source}:{eventId}", eventId);
 
     /// <summary>A checkpoint record for <c>connect.checkpoints.v1</c> (key = connector id).</summary>

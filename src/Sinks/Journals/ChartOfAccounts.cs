@@ -43,10 +43,13 @@ public sealed class UnknownAccountException(string legalEntityId, AccountRole ro
 }
 
 /// <summary>The embedded demo's default chart of DOMAIN.md (real mappings come from <c>md.gl-mappings.v1</c>).</summary>
-public sealed class DefaultChartOfAccounts : IChartOfAccounts
+public sealed class DefaultChartOfAccounts : IChartOfAccounts, IChartOfAccountsProvider
 {
     /// <summary>Shared instance.</summary>
     public static DefaultChartOfAccounts Instance { get; } = new();
+
+    /// <summary>The default chart never changes: it is its own provider.</summary>
+    public IChartOfAccounts Current => this;
 
     /// <inheritdoc />
     public string Account(string legalEntityId, AccountRole role, string? jurisdiction = null) => role switch

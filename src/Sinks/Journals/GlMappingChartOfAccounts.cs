@@ -7,83 +7,56 @@ namespace Streaming.Sinks.Journals;
 /// it does not map is an <see cref="UnknownAccountException"/> (the journal goes to quarantine, never to a guessed account).
 /// An entity with no mapping at all uses <paramref name="fallback"/> (the demo's default chart), or is unknown when null.
 /// A tax mapping restricted to a jurisdiction wins over an unrestricted one.
+/// Writers (<see cref="Apply"/>) are serialized and publish a new immutable chart; readers take <see cref="Current"/> without a lock.
 /// </summary>
-public sealed class GlMappingChartOfAccounts(IChartOfAccounts? fallback) : IChartOfAccounts
+public sealed class GlMappingChartOfAccounts(IChartOfAccounts? fallback) : IChartOfAccounts, IChartOfAccountsProvider
 {
     private readonly Dictionary<string, GlMapping> _byId = new(StringComparer.Ordinal);
-    private Dictionary<(string Entity, AccountRole Role, string? Jurisdiction), string> _accounts = [];
-    private HashSet<string> _entities = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
+    private volatile GlMappingChart _current = new([], fallback);
 
     /// <summary>Number of mappings held.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _byId.Count;
-            }
-        }
-    }
+    public int Count => _current.MappingCount;
 
-    /// <summary>Adds or replaces a mapping (by mapping id); a null value (tombstone) removes it.</summary>
-    public void Apply(string mappingId, GlMapping? mapping)
+    /// <summary>The chart as it is now: an immutable snapshot, safe to use from any thread while mappings keep changing.</summary>
+    public IChartOfAccounts Current => _current;
+
+    /// <summary>Adds or replaces a mapping (by mapping id); a null value (tombstone) removes it. Returns the mapping it replaced, if any.</summary>
+    public GlMapping? Apply(string mappingId, GlMapping? mapping) => ApplyAll([(mappingId, mapping)])[0];
+
+    /// <summary>Applies several changes in order and publishes one new chart; returns, per change, the mapping it replaced.</summary>
+    public IReadOnlyList<GlMapping?> ApplyAll(IReadOnlyList<(string MappingId, GlMapping? Mapping)> changes)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(mappingId);
+        ArgumentNullException.ThrowIfNull(changes);
+        foreach (var (mappingId, _) in changes)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(mappingId);
+        }
+
+        var replaced = new GlMapping?[changes.Count];
         lock (_gate)
         {
-            if (mapping is null)
+            for (var i = 0; i < changes.Count; i++)
             {
-                _byId.Remove(mappingId);
-            }
-            else
-            {
-                _byId[mappingId] = mapping;
-            }
-
-            var accounts = new Dictionary<(string, AccountRole, string?), string>();
-            // Unrestricted by product kind first, so a product-restricted mapping never overrides the general one.
-            foreach (var m in _byId.Values.OrderBy(m => m.productKind is null ? 1 : 0))
-            {
-                accounts[(m.legalEntityId, Role(m.accountRole), string.IsNullOrWhiteSpace(m.jurisdictionCode) ? null : m.jurisdictionCode)] = m.glAccountNumber;
+                var (mappingId, mapping) = changes[i];
+                _byId.Remove(mappingId, out replaced[i]);
+                if (mapping is not null)
+                {
+                    _byId[mappingId] = mapping;
+                }
             }
 
-            _accounts = accounts;
-            _entities = _byId.Values.Select(m => m.legalEntityId).ToHashSet(StringComparer.Ordinal);
+            _current = new GlMappingChart(_byId.Values, fallback);
         }
+
+        return replaced;
     }
 
     /// <inheritdoc />
-    public string Account(string legalEntityId, AccountRole role, string? jurisdiction = null)
-    {
-        Dictionary<(string, AccountRole, string?), string> accounts;
-        HashSet<string> entities;
-        lock (_gate)
-        {
-            accounts = _accounts;
-            entities = _entities;
-        }
+    public string Account(string legalEntityId, AccountRole role, string? jurisdiction = null) => _current.Account(legalEntityId, role, jurisdiction);
 
-        if (!entities.Contains(legalEntityId))
-        {
-            return fallback?.Account(legalEntityId, role, jurisdiction) ?? throw new UnknownAccountException(legalEntityId, role, jurisdiction);
-        }
-
-        if (role == AccountRole.TaxPayable && string.IsNullOrWhiteSpace(jurisdiction))
-        {
-            throw new UnknownAccountException(legalEntityId, role, jurisdiction);
-        }
-
-        if (jurisdiction is not null && accounts.TryGetValue((legalEntityId, role, jurisdiction), out var specific))
-        {
-            return specific;
-        }
-
-        return accounts.TryGetValue((legalEntityId, role, null), out var general) ? general : throw new UnknownAccountException(legalEntityId, role, jurisdiction);
-    }
-
-    private static AccountRole Role(Contracts.MasterData.AccountRole role) => role switch
+    /// <summary>The sink's role for a mapping's role.</summary>
+    public static AccountRole Role(Contracts.MasterData.AccountRole role) => role switch
     {
         Contracts.MasterData.AccountRole.AR => AccountRole.AccountsReceivable,
         Contracts.MasterData.AccountRole.CASH => AccountRole.Cash,
@@ -96,4 +69,46 @@ public sealed class GlMappingChartOfAccounts(IChartOfAccounts? fallback) : IChar
         Contracts.MasterData.AccountRole.PAYMENT_FEES => AccountRole.PaymentFees,
         _ => throw new ArgumentOutOfRangeException(nameof(role), role, "unknown GL account role"),
     };
+
+    /// <summary>One immutable state of the mappings.</summary>
+    private sealed class GlMappingChart : IChartOfAccounts
+    {
+        private readonly Dictionary<(string Entity, AccountRole Role, string? Jurisdiction), string> _accounts = [];
+        private readonly HashSet<string> _entities = new(StringComparer.Ordinal);
+        private readonly IChartOfAccounts? _fallback;
+
+        public GlMappingChart(IEnumerable<GlMapping> mappings, IChartOfAccounts? fallback)
+        {
+            _fallback = fallback;
+            // Unrestricted by product kind last, so a product-restricted mapping never overrides the general one.
+            foreach (var m in mappings.OrderBy(m => m.productKind is null ? 1 : 0))
+            {
+                _accounts[(m.legalEntityId, Role(m.accountRole), string.IsNullOrWhiteSpace(m.jurisdictionCode) ? null : m.jurisdictionCode)] = m.glAccountNumber;
+                _entities.Add(m.legalEntityId);
+                MappingCount++;
+            }
+        }
+
+        public int MappingCount { get; }
+
+        public string Account(string legalEntityId, AccountRole role, string? jurisdiction = null)
+        {
+            if (!_entities.Contains(legalEntityId))
+            {
+                return _fallback?.Account(legalEntityId, role, jurisdiction) ?? throw new UnknownAccountException(legalEntityId, role, jurisdiction);
+            }
+
+            if (role == AccountRole.TaxPayable && string.IsNullOrWhiteSpace(jurisdiction))
+            {
+                throw new UnknownAccountException(legalEntityId, role, jurisdiction);
+            }
+
+            if (jurisdiction is not null && _accounts.TryGetValue((legalEntityId, role, jurisdiction), out var specific))
+            {
+                return specific;
+            }
+
+            return _accounts.TryGetValue((legalEntityId, role, null), out var general) ? general : throw new UnknownAccountException(legalEntityId, role, jurisdiction);
+        }
+    }
 }

@@ -55,7 +55,8 @@ public sealed class ErpPostingSink
     private readonly ConsumerConfig _consumerConfig;
     private readonly IProducer<string, byte[]> _producer;
     private readonly ILedger _ledger;
-    private readonly JournalBuilder _builder;
+    private readonly IChartOfAccountsProvider _charts;
+    private JournalBuilder _builder;
     private readonly AvroSerdes<FinanceEvent> _events;
     private readonly AvroSerdes<ErpPostingResult> _results;
     private readonly AvroSerdes<QuarantineRecord> _quarantine;
@@ -63,9 +64,10 @@ public sealed class ErpPostingSink
     private readonly ErpPostingSinkOptions _options;
     private readonly ILogger _logger;
 
-    /// <summary>Creates the sink; <paramref name="producer"/> is shared and not disposed here.</summary>
+    /// <summary>Creates the sink; <paramref name="producer"/> is shared and not disposed here. Each batch is built with the chart
+    /// <paramref name="charts"/> holds when the batch starts (a fixed chart such as <see cref="DefaultChartOfAccounts"/> is its own provider).</summary>
     public ErpPostingSink(ConsumerConfig consumerConfig, IProducer<string, byte[]> producer, ISchemaRegistryClient registry, ILedger ledger,
-        IChartOfAccounts chart, ErpPostingSinkOptions options, ILogger<ErpPostingSink> logger)
+        IChartOfAccountsProvider charts, ErpPostingSinkOptions options, ILogger<ErpPostingSink> logger)
     {
         ArgumentNullException.ThrowIfNull(consumerConfig);
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -79,7 +81,8 @@ public sealed class ErpPostingSink
         };
         _producer = producer;
         _ledger = ledger;
-        _builder = new JournalBuilder(chart);
+        _charts = charts ?? throw new ArgumentNullException(nameof(charts));
+        _builder = new JournalBuilder(charts.Current);
         _events = new AvroSerdes<FinanceEvent>(registry);
         _results = new AvroSerdes<ErpPostingResult>(registry);
         _quarantine = new AvroSerdes<QuarantineRecord>(registry);
@@ -375,6 +378,7 @@ public sealed class ErpPostingSink
 
     private async Task ProcessBatchAsync(List<ConsumeResult<string, byte[]>> batch, CancellationToken ct)
     {
+        _builder = new JournalBuilder(_charts.Current); // GL mappings as they are now, one chart for the whole batch
         var journals = new List<(Journal Journal, FinanceEvent Event)>();
         var outgoing = new List<Message<string, byte[]>>();
         var outgoingTopics = new List<string>();

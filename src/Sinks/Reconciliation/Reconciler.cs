@@ -348,13 +348,23 @@ public static class Reconciler
     }
 
     /// <summary>
-    /// The receivable a journal moves, as a positive amount: AR debit of an issue, AR credit of a void or payment.
+    /// The receivable a journal moves, as a positive amount: AR debit of an issue, AR credit of a void or payment. Zero when the
+    /// chart maps no receivable account for the journal's entity any more (the amount check then reports the journal).
     /// </summary>
     public static decimal Receivable(LedgerJournal journal, IChartOfAccounts chart)
     {
         ArgumentNullException.ThrowIfNull(journal);
         ArgumentNullException.ThrowIfNull(chart);
-        var ar = chart.Account(journal.LegalEntityId, AccountRole.AccountsReceivable);
+        string ar;
+        try
+        {
+            ar = chart.Account(journal.LegalEntityId, AccountRole.AccountsReceivable);
+        }
+        catch (UnknownAccountException)
+        {
+            return 0m;
+        }
+
         var lines = journal.Lines.Where(l => l.Account == ar).ToList();
         return journal.EventKind == FinanceEventKind.InvoiceIssued
             ? lines.Sum(l => l.Debit) - lines.Sum(l => l.Credit)

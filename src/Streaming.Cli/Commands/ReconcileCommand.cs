@@ -2,6 +2,7 @@ using System.CommandLine;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Streaming.Cli.Reconcile;
 using Streaming.Platform.Configuration;
@@ -128,16 +129,21 @@ public static class ReconcileCommand
             }
 
             using var registry = new CachedSchemaRegistryClient(registryConfig);
+            var consumerConfig = new ConsumerConfig(kafka.With(kafka.Consumer)) { BootstrapServers = kafka.BootstrapServers };
             var source = new KafkaReconciliationSource(
-                new ConsumerConfig(kafka.With(kafka.Consumer)) { BootstrapServers = kafka.BootstrapServers },
+                consumerConfig,
                 new AdminClientConfig(kafka.With(kafka.Admin)) { BootstrapServers = kafka.BootstrapServers },
                 registry);
             ReconciliationSource read;
+            IChartOfAccounts chart;
             try
             {
                 read = await source.ReadAsync(sinkGroup ?? new ErpPostingSinkOptions().GroupId, ct).ConfigureAwait(false);
+                // The receivable account per entity, as the sink maps it: md.gl-mappings.v1 as it is now, else the default chart.
+                using var mappings = GlMappingFollower.Start(consumerConfig, registry, DefaultChartOfAccounts.Instance, NullLogger.Instance, ct);
+                chart = mappings.Current;
             }
-            catch (Exception ex) when (ex is KafkaException or InvalidOperationException or TimeoutException)
+            catch (Exception ex) when (ex is KafkaException or InvalidOperationException or TimeoutException or InvalidDataException)
             {
                 await error.WriteLineAsync($"reconcile could not read the sources on {kafka.BootstrapServers}: {ex.Message}").ConfigureAwait(false);
                 return ExitBreaks;
@@ -149,7 +155,7 @@ public static class ReconcileCommand
             }
 
             var journals = await ledger.JournalsAsync(period, entity, ct).ConfigureAwait(false);
-            var report = Reconciler.Reconcile(period, entity, read.Facts, journals, read.Quarantined, DefaultChartOfAccounts.Instance, read.Billing);
+            var report = Reconciler.Reconcile(period, entity, read.Facts, journals, read.Quarantined, chart, read.Billing);
             if (read.Billing is null)
             {
                 await error.WriteLineAsync($"{Contracts.Topics.BillingInvoices} and {Contracts.Topics.BillingPayments} do not exist on this cluster: billing records were not checked.").ConfigureAwait(false);

@@ -95,9 +95,9 @@ public static class SinkCommand
             var options = new ErpPostingSinkOptions { MaxBatchSize = batchSize, MaxBatchWait = TimeSpan.FromMilliseconds(batchWaitMs) };
             options = group is null ? options : options with { GroupId = group };
             var consumerConfig = new ConsumerConfig(kafka.With(kafka.Consumer)) { BootstrapServers = kafka.BootstrapServers, ClientId = "streaming-sink" };
-            // GL accounts from md.gl-mappings.v1 as it is now; entities without mappings use the default chart.
-            var chart = GlMappingLoader.Load(consumerConfig, registryClient, DefaultChartOfAccounts.Instance, loggerFactory.CreateLogger("Streaming.Sinks.GlMappings"), ct);
-            output.WriteLine($"GL mappings: {chart.Count} from md.gl-mappings.v1 (entities without mappings use the default chart)");
+            // GL accounts from md.gl-mappings.v1, read to its end now and followed while the sink runs; entities without mappings use the default chart.
+            using var chart = GlMappingFollower.Start(consumerConfig, registryClient, DefaultChartOfAccounts.Instance, loggerFactory.CreateLogger("Streaming.Sinks.GlMappings"), ct);
+            output.WriteLine($"GL mappings: {chart.Count} from md.gl-mappings.v1, following changes (entities without mappings use the default chart)");
             var sink = new ErpPostingSink(consumerConfig, producer, registryClient, ledger, chart, options, loggerFactory.CreateLogger<ErpPostingSink>());
             output.WriteLine($"Sink running: group {options.GroupId}, batches of at most {batchSize} records / {batchWaitMs} ms. Ctrl-C stops it.");
             try

@@ -68,7 +68,11 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         try
         {
             await WaitForRunningAsync(timeout, ct).ConfigureAwait(false);
-            var sink = new ErpPostingSink(stack.ConsumerConfig("streaming-erp-sink"), producer, stack.Registry, ledger, DefaultChartOfAccounts.Instance,
+            // GL accounts from md.gl-mappings.v1 (followed while running); entities without mappings use the default chart.
+            using var chart = GlMappingFollower.Start(stack.ConsumerConfig("streaming-erp-sink"), stack.Registry, DefaultChartOfAccounts.Instance,
+                loggerFactory.CreateLogger("Streaming.Sinks.GlMappings"), ct);
+            output.WriteLine($"GL mappings: {chart.Count} from {Topics.GlMappings}, following changes (entities without mappings use the default chart)");
+            var sink = new ErpPostingSink(stack.ConsumerConfig("streaming-erp-sink"), producer, stack.Registry, ledger, chart,
                 new ErpPostingSinkOptions(), loggerFactory.CreateLogger<ErpPostingSink>());
             sinkTask = Task.Run(() => sink.RunAsync(stopping.Token), CancellationToken.None);
             output.WriteLine("Pipeline running: topology " + FinanceMappingTopology.ApplicationId + ", sink " + new ErpPostingSinkOptions().GroupId);

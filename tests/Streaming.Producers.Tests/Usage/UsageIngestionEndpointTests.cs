@@ -25,9 +25,19 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     private static string Line(int i, string item = "si_1", string occurredAt = "2026-11-25T10:00:00Z") =>
         $$$"""{"usageEventId":"use_{{{i}}}","subscriptionItemId":"{{{item}}}","customerId":"cus_1","meter":"api_calls","quantity":{{{i}}}.25,"occurredAt":"{{{occurredAt}}}","attributes":{"region":"eu"}}""";
 
-    private sealed class Host(WebApplication app, HttpClient http, UsageIngestor ingestor) : IAsyncDisposable
+    /// <summary>Several lines, one per id, as one NDJSON body.</summary>
+    private static string Lines(params int[] ids) => string.Join("\n", ids.Select(i => Line(i)));
+
+    private sealed class Host(WebApplication app, HttpClient http, UsageIngestor ingestor, string topic) : IAsyncDisposable
     {
         public HttpClient Http => http;
+
+        /// <summary>The test's own usage topic the endpoint produces to.</summary>
+        public string Topic => topic;
+
+        /// <summary>POSTs <paramref name="body"/> to the endpoint with the given content type.</summary>
+        public Task<HttpResponseMessage> PostAsync(string body, string mediaType = UsageIngestionEndpoint.ContentType)
+            => http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(body, mediaType), TestContext.Current.CancellationToken);
 
         public UsageIngestor Ingestor => ingestor;
 
@@ -40,9 +50,11 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         }
     }
 
-    private async Task<Host> StartAsync(string topic, Action<ProducerConfig>? producer = null, UsageEndpointOptions? options = null, CapturingLogger? log = null,
+    /// <summary>A fresh topic of <paramref name="partitions"/> and the endpoint on Kestrel producing to it.</summary>
+    private async Task<Host> StartAsync(int partitions = 1, Action<ProducerConfig>? producer = null, UsageEndpointOptions? options = null, CapturingLogger? log = null,
         Action<UsageEndpointOptions>? configure = null)
     {
+        var topic = await stack.NewTopicAsync(partitions);
         var config = stack.ProducerConfig();
         producer?.Invoke(config);
         using var loggerFactory = log is null ? null : LoggerFactory.Create(b => b.AddProvider(log).SetMinimumLevel(LogLevel.Trace));
@@ -70,7 +82,7 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         app.MapUsageIngestion();
         await app.StartAsync(TestContext.Current.CancellationToken);
         var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new Host(app, new HttpClient { BaseAddress = new Uri(url) }, ingestor);
+        return new Host(app, new HttpClient { BaseAddress = new Uri(url) }, ingestor, topic);
     }
 
     private static HttpContent Ndjson(string body, string mediaType = UsageIngestionEndpoint.ContentType)
@@ -87,8 +99,7 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     public async Task Valid_lines_are_accepted_once_each_and_bad_lines_are_reported_with_line_field_and_reason()
     {
         var ct = TestContext.Current.CancellationToken;
-        var topic = await stack.NewTopicAsync(3);
-        await using var host = await StartAsync(topic);
+        await using var host = await StartAsync(3);
         var body = string.Join("\n",
             Line(1, "si_a"), "{broken", Line(3, "si_b"), Line(4).Replace("\"quantity\":4.25", "\"quantity\":-4", StringComparison.Ordinal), "",
             Line(6, "si_a"), Line(3, "si_c")) + "\n";
@@ -108,7 +119,7 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
             [(2, null, "not valid JSON (byte 1 of the line)"), (4, "quantity", "must not be negative"), (7, "usageEventId", "repeats the usageEventId of line 3 in this batch")],
             errors);
 
-        var read = stack.ReadAll(topic, 3, ct);
+        var read = stack.ReadAll(host.Topic, 3, ct);
         Assert.Equal(["use_1", "use_3", "use_6"], read.Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
         Assert.All(read, r => Assert.Equal(r.Value.subscriptionItemId, r.Key));
         Assert.All(read, r => Assert.Equal("batch-42", TracingHeaders.Get(r.Headers, TracingHeaders.CorrelationId)));
@@ -117,27 +128,26 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         Assert.Equal(("si_a", "cus_1", "api_calls", 6.25m, "ingest-http"), (six.subscriptionItemId, six.customerId, six.meter, Money.ToDecimal(six.quantity), six.source));
         Assert.Equal(new DateTime(2026, 11, 25, 10, 0, 0, DateTimeKind.Utc), six.occurredAt);
         Assert.Equal("eu", six.attributes["region"]);
-        Assert.Equal(3, stack.CountInLog(topic));
+        Assert.Equal(3, stack.CountInLog(host.Topic));
     }
 
     [Fact]
     public async Task Nothing_of_the_submitted_lines_reaches_the_logs()
     {
         var ct = TestContext.Current.CancellationToken;
-        var topic = await stack.NewTopicAsync(1);
         var log = new CapturingLogger();
-        await using (var host = await StartAsync(topic, c => c.MessageTimeoutMs = 1500, log: log))
+        await using (var host = await StartAsync(producer: c => c.MessageTimeoutMs = 1500, log: log))
         {
             const string pii = "jane.doe@example.com";
             var good = Line(1).Replace("cus_1", pii, StringComparison.Ordinal).Replace("\"eu\"", $"\"{pii}\"", StringComparison.Ordinal);
             var bad = Line(2).Replace("\"quantity\":2.25", $"\"quantity\":\"{pii}\"", StringComparison.Ordinal);
-            using var accepted = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(good + "\n" + bad), ct);
+            using var accepted = await host.PostAsync(good + "\n" + bad);
             // Every produce request now fails with a permanent error, so the next batch is not acknowledged.
             stack.Cluster.PushRequestErrors(0, Enumerable.Repeat(ErrorCode.TopicAuthorizationFailed, 20).ToArray());
             HttpResponseMessage failed;
             try
             {
-                failed = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(3).Replace("cus_1", pii, StringComparison.Ordinal)), ct);
+                failed = await host.PostAsync(Line(3).Replace("cus_1", pii, StringComparison.Ordinal));
             }
             finally
             {
@@ -157,14 +167,13 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     public async Task A_wrong_content_type_or_a_compressed_body_gets_415_and_produces_nothing()
     {
         var ct = TestContext.Current.CancellationToken;
-        var topic = await stack.NewTopicAsync(1);
-        await using var host = await StartAsync(topic);
+        await using var host = await StartAsync();
 
-        using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(1), "application/json"), ct);
+        using var response = await host.PostAsync(Line(1), "application/json");
         var gzipped = Ndjson(Line(2));
         gzipped.Headers.ContentEncoding.Add("gzip");
         using var compressed = await host.Http.PostAsync(UsageIngestionEndpoint.Route, gzipped, ct);
-        using var withCharset = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(3), "application/x-ndjson; charset=utf-8"), ct);
+        using var withCharset = await host.PostAsync(Line(3), "application/x-ndjson; charset=utf-8");
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
         Assert.Contains("application/x-ndjson", (await Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
@@ -177,17 +186,16 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     public async Task A_body_over_the_limit_gets_413_with_or_without_content_length_and_produces_nothing()
     {
         var ct = TestContext.Current.CancellationToken;
-        var topic = await stack.NewTopicAsync(1);
-        await using var host = await StartAsync(topic, options: new UsageEndpointOptions { MaxBodyBytes = 1000 });
+        await using var host = await StartAsync(options: new UsageEndpointOptions { MaxBodyBytes = 1000 });
         var body = string.Join("\n", Enumerable.Range(0, 10).Select(i => Line(i)));
 
-        using var sized = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(body), ct);
+        using var sized = await host.PostAsync(body);
         var chunkedContent = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)));
         chunkedContent.Headers.ContentType = new MediaTypeHeaderValue(UsageIngestionEndpoint.ContentType);
         using var chunkedRequest = new HttpRequestMessage(HttpMethod.Post, UsageIngestionEndpoint.Route) { Content = chunkedContent };
         chunkedRequest.Headers.TransferEncodingChunked = true;
         using var chunked = await host.Http.SendAsync(chunkedRequest, ct);
-        using var small = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(1)), ct);
+        using var small = await host.PostAsync(Line(1));
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, sized.StatusCode);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, chunked.StatusCode);
@@ -198,11 +206,9 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     [Fact]
     public async Task Options_configured_through_the_options_pattern_apply()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var topic = await stack.NewTopicAsync(1);
-        await using var host = await StartAsync(topic, configure: o => o.MaxBodyBytes = 100);
+        await using var host = await StartAsync(configure: o => o.MaxBodyBytes = 100);
 
-        using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(1)), ct);
+        using var response = await host.PostAsync(Line(1));
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("larger than 100 bytes", (await Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
@@ -211,12 +217,10 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     [Fact]
     public async Task A_batch_without_one_valid_line_gets_400_with_the_report()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var topic = await stack.NewTopicAsync(1);
-        await using var host = await StartAsync(topic);
+        await using var host = await StartAsync();
 
-        using var bad = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson("[]\n" + Line(2).Replace("\"meter\":\"api_calls\",", "", StringComparison.Ordinal)), ct);
-        using var empty = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson("\n\n"), ct);
+        using var bad = await host.PostAsync("[]\n" + Line(2).Replace("\"meter\":\"api_calls\",", "", StringComparison.Ordinal));
+        using var empty = await host.PostAsync("\n\n");
 
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         var report = await Json(bad);
@@ -230,12 +234,11 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     public async Task A_full_producer_queue_gets_429_with_Retry_After_and_nothing_of_that_batch_is_produced()
     {
         var ct = TestContext.Current.CancellationToken;
-        var topic = await stack.NewTopicAsync(1);
         // A tiny librdkafka queue (4 messages) caps the ingestor; slow brokers keep the first batch unacknowledged.
-        await using var host = await StartAsync(topic, c => c.QueueBufferingMaxMessages = 4);
+        await using var host = await StartAsync(producer: c => c.QueueBufferingMaxMessages = 4);
         Assert.Equal(4, host.Ingestor.Capacity);
         // Connected first (metadata, producer id), so the delay below holds back only the produce requests.
-        using (var warm = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(Line(0)), ct))
+        using (var warm = await host.PostAsync(Line(0)))
         {
             Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
         }
@@ -244,14 +247,14 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
         Task<HttpResponseMessage> first;
         try
         {
-            first = host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(1), Line(2), Line(3))), ct);
+            first = host.PostAsync(Lines(1, 2, 3));
             var deadline = DateTime.UtcNow.AddSeconds(10);
             while (host.Ingestor.InFlight < 3 && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(10, ct);
             }
 
-            using var refused = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(4), Line(5))), ct);
+            using var refused = await host.PostAsync(Lines(4, 5));
 
             Assert.Equal((HttpStatusCode)429, refused.StatusCode);
             Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
@@ -265,19 +268,17 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
 
         using var accepted = await first;
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
-        using var retried = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(4), Line(5))), ct);
+        using var retried = await host.PostAsync(Lines(4, 5));
         Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
-        Assert.Equal(["use_0", "use_1", "use_2", "use_3", "use_4", "use_5"], stack.ReadAll(topic, 6, ct).Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
+        Assert.Equal(["use_0", "use_1", "use_2", "use_3", "use_4", "use_5"], stack.ReadAll(host.Topic, 6, ct).Select(r => r.Value.usageEventId).Order(StringComparer.Ordinal));
     }
 
     [Fact]
     public async Task More_valid_lines_than_the_queue_can_ever_hold_get_413()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var topic = await stack.NewTopicAsync(1);
-        await using var host = await StartAsync(topic, c => c.QueueBufferingMaxMessages = 2);
+        await using var host = await StartAsync(producer: c => c.QueueBufferingMaxMessages = 2);
 
-        using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(1), Line(2), Line(3))), ct);
+        using var response = await host.PostAsync(Lines(1, 2, 3));
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("at most 2", (await Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
@@ -287,12 +288,10 @@ public sealed class UsageIngestionEndpointTests(UsageStack stack) : IClassFixtur
     [Fact]
     public async Task Lines_Kafka_does_not_acknowledge_get_503_with_Retry_After_not_200()
     {
-        var ct = TestContext.Current.CancellationToken;
-        var topic = await stack.NewTopicAsync(1);
-        await using var host = await StartAsync(topic, c => c.MessageTimeoutMs = 2000);
-        stack.Cluster.SetTopicError(topic, ErrorCode.TopicAuthorizationFailed);
+        await using var host = await StartAsync(producer: c => c.MessageTimeoutMs = 2000);
+        stack.Cluster.SetTopicError(host.Topic, ErrorCode.TopicAuthorizationFailed);
 
-        using var response = await host.Http.PostAsync(UsageIngestionEndpoint.Route, Ndjson(string.Join("\n", Line(1), Line(2))), ct);
+        using var response = await host.PostAsync(Lines(1, 2));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.NotNull(response.Headers.RetryAfter);

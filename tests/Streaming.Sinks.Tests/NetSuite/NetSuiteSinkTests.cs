@@ -1,14 +1,9 @@
 using Confluent.Kafka;
-using Confluent.Kafka.Admin;
-using Confluent.SchemaRegistry;
 using Microsoft.Extensions.Logging.Abstractions;
 using Streaming.Contracts;
 using Streaming.Contracts.Erp;
 using Streaming.Contracts.Finance;
 using Streaming.Contracts.Ops;
-using Streaming.Platform.Embedded;
-using Streaming.Platform.Serialization;
-using Streaming.SchemaRegistry;
 using Streaming.Sinks.Journals;
 using Streaming.Sinks.NetSuite;
 using Streaming.Sinks.Posting;
@@ -104,11 +99,11 @@ public sealed class NetSuiteSinkTests
         Assert.Equal((40L, 0L, 0L), (h.Sink.PostedCount, h.Sink.DuplicateCount, h.Sink.QuarantinedCount));
         Assert.Equal(40, h.Server.Records.Count);
         Assert.All(h.Server.Records.Values, r => Assert.Equal(0, r.Updates));
-        var results = h.Read<ErpPostingResult>(Topics.ErpPostings, ct);
+        var results = h.Read<ErpPostingResult>(Topics.ErpPostings);
         Assert.Equal(Enumerable.Range(1, 40).Select(Key).Order(StringComparer.Ordinal), results.Select(r => r.postingKey).Order(StringComparer.Ordinal));
         Assert.All(results, r => Assert.Equal((Contracts.Erp.PostingStatus.POSTED, h.Server.Records[NetSuiteExternalId.FromPostingKey(r.postingKey)].InternalId),
             (r.status, r.erpDocumentId)));
-        Assert.Empty(h.Read<QuarantineRecord>(Topics.Quarantine, ct));
+        Assert.Empty(h.Read<QuarantineRecord>(Topics.Quarantine));
     }
 
     [Fact]
@@ -134,7 +129,7 @@ public sealed class NetSuiteSinkTests
             Assert.Equal([("GET", 404), ("PUT", i == 7 ? 400 : 204)], requests);
         }
 
-        var q = Assert.Single(h.Read<QuarantineRecord>(Topics.Quarantine, ct));
+        var q = Assert.Single(h.Read<QuarantineRecord>(Topics.Quarantine));
         var (partition, offset) = h.Produced.Single(p => p.Value.PostingKey == Key(7)).Key;
         Assert.Equal((Key(7), "INVALID_KEY_OR_REF", partition, offset), (q.postingKey, q.reasonCode, q.sourcePartition, q.sourceOffset));
         Assert.Contains("NetSuite answered 400 INVALID_KEY_OR_REF", q.reasonDetail, StringComparison.Ordinal);
@@ -143,7 +138,7 @@ public sealed class NetSuiteSinkTests
         Assert.StartsWith("NetSuite ", q.businessContext["ledger"], StringComparison.Ordinal);
         Assert.Equal(h.Produced[(partition, offset)].Value, q.originalValue);
 
-        var results = h.Read<ErpPostingResult>(Topics.ErpPostings, ct);
+        var results = h.Read<ErpPostingResult>(Topics.ErpPostings);
         Assert.Equal(Enumerable.Range(1, 20).Where(i => i != 7).Select(Key).Order(StringComparer.Ordinal), results.Select(r => r.postingKey).Order(StringComparer.Ordinal));
         Assert.All(results, r => Assert.Equal(Contracts.Erp.PostingStatus.POSTED, r.status));
     }
@@ -151,13 +146,9 @@ public sealed class NetSuiteSinkTests
     /// <summary>Embedded broker and registry, the fake NetSuite, the adapter and the sink; checks the commit invariant on every look.</summary>
     private sealed class Harness : IAsyncDisposable
     {
-        private static readonly List<TopicPartition> Partitions = Enumerable.Range(0, 3).Select(p => new TopicPartition(Topics.FinanceEvents, p)).ToList();
+        private const int Partitions = 3;
 
-        private EmbeddedKafkaCluster _cluster = null!;
-        private EmbeddedSchemaRegistry _registry = null!;
-        private CachedSchemaRegistryClient _client = null!;
-        private IProducer<string, byte[]> _producer = null!;
-        private IAdminClient _admin = null!;
+        private SinkTestStack _stack = null!;
         private HttpClient _http = null!;
         private NetSuiteLedger _ledger = null!;
         private ErpPostingSinkOptions _sinkOptions = null!;
@@ -173,21 +164,7 @@ public sealed class NetSuiteSinkTests
         public static async Task<Harness> StartAsync(FakeNetSuiteOptions fake, Action<NetSuiteOptions> tweak, ErpPostingSinkOptions sinkOptions, CancellationToken ct)
         {
             var h = new Harness { _sinkOptions = sinkOptions };
-            h._cluster = EmbeddedKafkaCluster.Start(new EmbeddedKafkaOptions { Brokers = 1, WatermarkCheckInterval = TimeSpan.Zero });
-            h._registry = await EmbeddedSchemaRegistry.StartAsync(cancellationToken: ct);
-            h._client = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = h._registry.Url });
-            foreach (var (topic, schema) in new (string, Avro.Schema)[]
-                     {
-                         (Topics.FinanceEvents, FinanceEvent._SCHEMA), (Topics.ErpPostings, ErpPostingResult._SCHEMA),
-                         (Topics.Quarantine, QuarantineRecord._SCHEMA), (Topics.DeadLetters, DeadLetterRecord._SCHEMA),
-                     })
-            {
-                h._cluster.CreateTopic(topic, topic == Topics.FinanceEvents ? 3 : 1, 1);
-                await h._client.RegisterSchemaAsync(Topics.ValueSubject(topic), new Schema(schema.ToString(), SchemaType.Avro));
-            }
-
-            h._producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = h._cluster.BootstrapServers, EnableIdempotence = true }).Build();
-            h._admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = h._cluster.BootstrapServers }).Build();
+            h._stack = await SinkTestStack.StartAsync(Partitions, ct);
             h.Server = await FakeNetSuiteServer.StartAsync(fake, ct);
             h._http = new HttpClient();
             var options = new NetSuiteOptions
@@ -198,18 +175,17 @@ public sealed class NetSuiteSinkTests
             };
             tweak(options);
             h._ledger = new NetSuiteLedger(options, h._http, NullLogger<NetSuiteLedger>.Instance);
-            h.Sink = new ErpPostingSink(new ConsumerConfig { BootstrapServers = h._cluster.BootstrapServers }, h._producer, h._client, h._ledger,
+            h.Sink = new ErpPostingSink(new ConsumerConfig { BootstrapServers = h._stack.Cluster.BootstrapServers }, h._stack.Producer, h._stack.Client, h._ledger,
                 DefaultChartOfAccounts.Instance, sinkOptions, NullLogger<ErpPostingSink>.Instance);
             return h;
         }
 
         public async Task ProduceAsync(IEnumerable<FinanceEvent> events, CancellationToken ct)
         {
-            var serdes = new AvroSerdes<FinanceEvent>(_client);
             foreach (var e in events)
             {
-                var value = serdes.SerializeValue(e, Topics.FinanceEvents);
-                var delivered = await _producer.ProduceAsync(Topics.FinanceEvents, new Message<string, byte[]> { Key = e.customerId, Value = value }, ct);
+                var value = _stack.Events.SerializeValue(e, Topics.FinanceEvents);
+                var delivered = await _stack.Producer.ProduceAsync(Topics.FinanceEvents, new Message<string, byte[]> { Key = e.customerId, Value = value }, ct);
                 Produced[(delivered.Partition.Value, delivered.Offset.Value)] = (e.postingKey, value);
             }
         }
@@ -236,8 +212,7 @@ public sealed class NetSuiteSinkTests
         /// </summary>
         public async Task<long[]> CheckCommittedAsync()
         {
-            var committed = (await _admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(_sinkOptions.GroupId, Partitions)])).Single()
-                .Partitions.OrderBy(p => p.Partition.Value).Select(p => p.Offset.IsSpecial ? 0 : p.Offset.Value).ToArray();
+            var committed = (await _stack.CommittedAsync(_sinkOptions.GroupId)).OrderBy(p => p.Key).Select(p => p.Value).ToArray();
             var records = Server.Records;
             var refused = Server.RequestLog.Where(r => r.Status == 400).Select(r => r.ExternalId).ToHashSet(StringComparer.Ordinal);
             foreach (var ((partition, offset), (key, _)) in Produced.Where(p => p.Key.Offset < committed[p.Key.Partition]))
@@ -273,31 +248,8 @@ public sealed class NetSuiteSinkTests
             return committed;
         }
 
-        public List<T> Read<T>(string topic, CancellationToken ct)
-            where T : class, Avro.Specific.ISpecificRecord
-        {
-            var serdes = new AvroSerdes<T>(_client);
-            using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
-            {
-                BootstrapServers = _cluster.BootstrapServers, GroupId = "reader-" + Guid.NewGuid().ToString("N"), EnableAutoCommit = false,
-            }).Build();
-            var tp = new TopicPartition(topic, 0);
-            var end = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value;
-            consumer.Assign(new TopicPartitionOffset(tp, Offset.Beginning));
-            var values = new List<T>();
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (values.Count < end && DateTime.UtcNow < deadline)
-            {
-                ct.ThrowIfCancellationRequested();
-                if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } r)
-                {
-                    values.Add(serdes.DeserializeValue(r.Message.Value, topic));
-                }
-            }
-
-            Assert.Equal(end, values.Count);
-            return values;
-        }
+        public List<T> Read<T>(string topic)
+            where T : class, Avro.Specific.ISpecificRecord => _stack.Read<T>(topic);
 
         public async ValueTask DisposeAsync()
         {
@@ -306,11 +258,7 @@ public sealed class NetSuiteSinkTests
             await _ledger.DisposeAsync();
             _http.Dispose();
             await Server.DisposeAsync();
-            _admin.Dispose();
-            _producer.Dispose();
-            _client.Dispose();
-            await _registry.DisposeAsync();
-            _cluster.Dispose();
+            await _stack.DisposeAsync();
         }
     }
 }
