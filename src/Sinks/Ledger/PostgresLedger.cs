@@ -80,37 +80,26 @@ public sealed class PostgresLedger : ILedger
         """;
 
     // Parent and children in one statement: only postings that were really inserted get entries and lines.
-    private const string MergeFromStage = """
-        WITH ins AS (
-            INSERT INTO postings(posting_key, status, content_hash, correlation_id, posted_at)
-            SELECT posting_key, 'POSTED', content_hash, correlation_id, now() FROM stage_entries
-            ON CONFLICT (posting_key) DO NOTHING
-            RETURNING posting_key, erp_document_id, posted_at
-        ), e AS (
-            INSERT INTO journal_entries(posting_key, erp_document_id, event_type, legal_entity_id, customer_id, currency, effective_date,
-                document_number, correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset)
-            SELECT s.posting_key, ins.erp_document_id, s.event_type, s.legal_entity_id, s.customer_id, s.currency, s.effective_date,
-                s.document_number, s.correlation_id, s.source_system, s.source_object, s.source_event_id, s.source_topic, s.source_partition, s.source_offset
-            FROM stage_entries s JOIN ins ON ins.posting_key = s.posting_key
-            RETURNING 1
-        ), l AS (
-            INSERT INTO journal_lines(posting_key, line_no, account, debit, credit, memo)
-            SELECT l.posting_key, l.line_no, l.account, l.debit, l.credit, l.memo
-            FROM stage_lines l JOIN ins ON ins.posting_key = l.posting_key
-            RETURNING 1
-        )
-        SELECT posting_key, erp_document_id, posted_at FROM ins;
-        """;
+    private static readonly string MergeFromStage = Merge("", "stage_entries", "stage_lines");
 
-    private const string MergeFromArrays = """
-        WITH src AS (
+    private static readonly string MergeFromArrays = Merge("""
+        src AS (
             SELECT * FROM unnest(@k::text[], @hash::text[], @type::text[], @le::text[], @cust::text[], @cur::text[], @date::date[], @num::text[],
                 @corr::text[], @sys::text[], @obj::text[], @evt::text[], @topic::text[], @part::integer[], @off::bigint[])
                 AS t(posting_key, content_hash, event_type, legal_entity_id, customer_id, currency, effective_date, document_number,
                      correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset)
-        ), ins AS (
+        ),
+        """, "src", "unnest(@lk::text[], @ln::integer[], @acct::text[], @dr::numeric[], @cr::numeric[], @memo::text[])");
+
+    /// <summary>
+    /// The merge statement over a source of entry rows (<paramref name="entries"/>, with the columns of <c>stage_entries</c>) and one
+    /// of line rows (<paramref name="lines"/>, aliased <c>l</c> with the columns of <c>stage_lines</c>); <paramref name="sourceCte"/>
+    /// defines the entries source first when it is not a table.
+    /// </summary>
+    private static string Merge(string sourceCte, string entries, string lines) => $"""
+        WITH {sourceCte}ins AS (
             INSERT INTO postings(posting_key, status, content_hash, correlation_id, posted_at)
-            SELECT posting_key, 'POSTED', content_hash, correlation_id, now() FROM src
+            SELECT posting_key, 'POSTED', content_hash, correlation_id, now() FROM {entries}
             ON CONFLICT (posting_key) DO NOTHING
             RETURNING posting_key, erp_document_id, posted_at
         ), e AS (
@@ -118,13 +107,12 @@ public sealed class PostgresLedger : ILedger
                 document_number, correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset)
             SELECT s.posting_key, ins.erp_document_id, s.event_type, s.legal_entity_id, s.customer_id, s.currency, s.effective_date,
                 s.document_number, s.correlation_id, s.source_system, s.source_object, s.source_event_id, s.source_topic, s.source_partition, s.source_offset
-            FROM src s JOIN ins ON ins.posting_key = s.posting_key
+            FROM {entries} s JOIN ins ON ins.posting_key = s.posting_key
             RETURNING 1
         ), l AS (
             INSERT INTO journal_lines(posting_key, line_no, account, debit, credit, memo)
             SELECT l.posting_key, l.line_no, l.account, l.debit, l.credit, l.memo
-            FROM unnest(@lk::text[], @ln::integer[], @acct::text[], @dr::numeric[], @cr::numeric[], @memo::text[])
-                AS l(posting_key, line_no, account, debit, credit, memo)
+            FROM {lines} AS l(posting_key, line_no, account, debit, credit, memo)
             JOIN ins ON ins.posting_key = l.posting_key
             RETURNING 1
         )
