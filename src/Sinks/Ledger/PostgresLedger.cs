@@ -9,7 +9,10 @@ public enum PostgresWriteMode
 {
     /// <summary>The batch's rows travel as arrays in one statement (<c>unnest</c>), inserted with <c>ON CONFLICT DO NOTHING</c>.</summary>
     BatchedUpsert,
-    /// <summary>Binary <c>COPY</c> into session temp tables, then one merge statement into the ledger tables.</summary>
+    /// <summary>
+    /// Binary <c>COPY</c> straight into the ledger tables; a batch with a posting key already in the ledger is rolled back and sent
+    /// again as a binary <c>COPY</c> into session temp tables, then one merge statement into the ledger tables.
+    /// </summary>
     CopyMerge,
 }
 

@@ -41,8 +41,9 @@ public sealed record ErpPostingSinkOptions
 /// <summary>
 /// Consumes <c>finance.events.v1</c>, builds balanced journals and posts them to the ledger in batches: one ledger
 /// transaction per batch, then posting results to <c>erp.postings.v1</c> and rejects to <c>ops.quarantine.v1</c>
-/// (awaiting delivery), and only then the offsets are committed. A crash anywhere re-reads uncommitted records,
-/// and the ledger's unique posting key turns them into duplicates, never second postings.
+/// (awaiting delivery), and only then the offsets are committed. The next batch is read, decoded and built while one batch's
+/// deliveries are acknowledged; it is written only after that batch's offsets are committed. A crash anywhere re-reads
+/// uncommitted records, and the ledger's unique posting key turns them into duplicates, never second postings.
 /// </summary>
 public sealed class ErpPostingSink
 {
@@ -56,10 +57,10 @@ public sealed class ErpPostingSink
     private readonly IProducer<string, byte[]> _producer;
     private readonly ILedger _ledger;
     private readonly JournalBuilder _builder;
-    private readonly AvroSerdes<FinanceEvent> _events;
-    private readonly AvroSerdes<ErpPostingResult> _results;
-    private readonly AvroSerdes<QuarantineRecord> _quarantine;
-    private readonly AvroSerdes<DeadLetterRecord> _deadLetters;
+    private readonly AvroWireCodec<FinanceEvent> _events;
+    private readonly AvroWireCodec<ErpPostingResult> _results;
+    private readonly AvroWireCodec<QuarantineRecord> _quarantine;
+    private readonly AvroWireCodec<DeadLetterRecord> _deadLetters;
     private readonly ErpPostingSinkOptions _options;
     private readonly ILogger _logger;
 
@@ -80,10 +81,10 @@ public sealed class ErpPostingSink
         _producer = producer;
         _ledger = ledger;
         _builder = new JournalBuilder(chart);
-        _events = new AvroSerdes<FinanceEvent>(registry);
-        _results = new AvroSerdes<ErpPostingResult>(registry);
-        _quarantine = new AvroSerdes<QuarantineRecord>(registry);
-        _deadLetters = new AvroSerdes<DeadLetterRecord>(registry);
+        _events = new AvroWireCodec<FinanceEvent>(registry);
+        _results = new AvroWireCodec<ErpPostingResult>(registry);
+        _quarantine = new AvroWireCodec<QuarantineRecord>(registry);
+        _deadLetters = new AvroWireCodec<DeadLetterRecord>(registry);
         _logger = logger;
     }
 
@@ -125,6 +126,7 @@ public sealed class ErpPostingSink
         var parked = new Dictionary<TopicPartition, Parked>();
         var assigned = new HashSet<TopicPartition>();
         var resumeWhenAssigned = new HashSet<TopicPartition>();
+        InFlight? inFlight = null;
         using var consumer = new ConsumerBuilder<string, byte[]>(_consumerConfig)
             .SetErrorHandler((_, e) =>
             {
@@ -231,11 +233,44 @@ public sealed class ErpPostingSink
                 var work = retrying.SelectMany(p => p.Records).Concat(batch).ToList();
                 if (work.Count == 0)
                 {
+                    if (inFlight is not null)
+                    {
+                        await FinishAsync(consumer, inFlight, parked, assigned, stoppingToken).ConfigureAwait(false);
+                        inFlight = null;
+                        Volatile.Write(ref _pausedCount, parked.Count);
+                    }
+
                     continue;
                 }
 
                 var attempts = retrying.ToDictionary(p => p.Partition, p => p.Attempt);
-                await PostAndCommitAsync(consumer, work, attempts, parked, assigned, stoppingToken).ConfigureAwait(false);
+
+                // Pipelined: this batch is decoded and built while the previous batch's results are being acknowledged; the previous
+                // batch's offsets are committed (ledger committed, results delivered) before this batch is written.
+                var prepared = Prepare(work);
+                if (inFlight is not null)
+                {
+                    await FinishAsync(consumer, inFlight, parked, assigned, stoppingToken).ConfigureAwait(false);
+                    inFlight = null;
+                    if (work.Exists(r => parked.ContainsKey(r.TopicPartition)))
+                    {
+                        // The previous batch's results could not be delivered (a transient error) and its partitions were parked:
+                        // this batch's records of those partitions wait behind them, never overtaking them.
+                        foreach (var late in work.Where(r => parked.ContainsKey(r.TopicPartition)).ToList())
+                        {
+                            parked[late.TopicPartition].Records.Add(late);
+                            work.Remove(late);
+                        }
+
+                        prepared = Prepare(work);
+                    }
+                }
+
+                if (work.Count > 0)
+                {
+                    inFlight = await PostAsync(consumer, prepared, attempts, parked, assigned, stoppingToken).ConfigureAwait(false);
+                }
+
                 Volatile.Write(ref _pausedCount, parked.Count);
             }
         }
@@ -245,6 +280,11 @@ public sealed class ErpPostingSink
         }
         finally
         {
+            if (inFlight is not null)
+            {
+                await CommitOnStopAsync(consumer, inFlight, assigned).ConfigureAwait(false);
+            }
+
             try
             {
                 // Leave the group at once so partitions move to another instance without waiting for the session timeout.
@@ -272,14 +312,58 @@ public sealed class ErpPostingSink
         }
     }
 
-    private async Task PostAndCommitAsync(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> work, Dictionary<TopicPartition, int> attempts,
-        Dictionary<TopicPartition, Parked> parked, HashSet<TopicPartition> assigned, CancellationToken ct)
+    /// <summary>A batch whose ledger transaction committed and whose results are being delivered; its offsets move once all are acknowledged.</summary>
+    private sealed record InFlight(List<ConsumeResult<string, byte[]>> Work, Dictionary<TopicPartition, int> Attempts, Task Delivered);
+
+    /// <summary>Waits for the in-flight batch's deliveries, then commits its offsets; deliveries failing transiently park its records instead.</summary>
+    private async Task FinishAsync(IConsumer<string, byte[]> consumer, InFlight inFlight, Dictionary<TopicPartition, Parked> parked, HashSet<TopicPartition> assigned,
+        CancellationToken ct)
     {
         try
         {
-            await ProcessBatchAsync(work, ct).ConfigureAwait(false);
-            Commit(consumer, work, assigned, attempts.Keys);
+            await inFlight.Delivered.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
+        {
+            // Posted, but not all results delivered: nothing is committed, and the records are posted again later (duplicates, results re-published).
+            _logger.LogWarning("Publishing the results of a batch of {Count} records failed: {Type}: {Message}", inFlight.Work.Count, ex.GetType().Name, ex.Message);
+            var owned = inFlight.Work.Where(r => assigned.Contains(r.TopicPartition)).ToList();
+            if (owned.Count > 0)
+            {
+                Park(consumer, owned, inFlight.Attempts, parked, ex);
+            }
+
             return;
+        }
+
+        Commit(consumer, inFlight.Work, assigned, inFlight.Attempts.Keys);
+    }
+
+    /// <summary>On stop: commits the last batch if its results are delivered within a short grace period; otherwise it is read again (as duplicates).</summary>
+    private async Task CommitOnStopAsync(IConsumer<string, byte[]> consumer, InFlight inFlight, HashSet<TopicPartition> assigned)
+    {
+        try
+        {
+            await inFlight.Delivered.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            Commit(consumer, inFlight.Work, assigned, inFlight.Attempts.Keys);
+        }
+        catch (Exception ex) when (ex is TimeoutException or KafkaException or OperationCanceledException)
+        {
+            _logger.LogWarning("Stopping with the last batch's results not delivered ({Reason}); its records will be re-read and found already posted", ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Posts a prepared batch; returns it in flight (ledger committed, results on their way), or null when a transient ledger error
+    /// was handled here: partitions retried one by one, committed or parked.
+    /// </summary>
+    private async Task<InFlight?> PostAsync(IConsumer<string, byte[]> consumer, PreparedBatch prepared, Dictionary<TopicPartition, int> attempts,
+        Dictionary<TopicPartition, Parked> parked, HashSet<TopicPartition> assigned, CancellationToken ct)
+    {
+        var work = prepared.Records;
+        try
+        {
+            return new InFlight(work, attempts, await PostPreparedAsync(prepared, ct).ConfigureAwait(false));
         }
         catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
         {
@@ -287,7 +371,7 @@ public sealed class ErpPostingSink
             if (work.Select(r => r.TopicPartition).Distinct().Count() == 1)
             {
                 Park(consumer, work, attempts, parked, ex);
-                return;
+                return null;
             }
         }
 
@@ -306,7 +390,7 @@ public sealed class ErpPostingSink
 
             try
             {
-                await ProcessBatchAsync(records, ct).ConfigureAwait(false);
+                await (await PostPreparedAsync(Prepare(records), ct).ConfigureAwait(false)).WaitAsync(ct).ConfigureAwait(false);
                 Commit(consumer, records, assigned, attempts.Keys);
             }
             catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
@@ -314,6 +398,8 @@ public sealed class ErpPostingSink
                 Park(consumer, records, attempts, parked, ex);
             }
         }
+
+        return null;
     }
 
     private void Park(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> records, Dictionary<TopicPartition, int> attempts,
@@ -373,31 +459,44 @@ public sealed class ErpPostingSink
         }
     }
 
-    private async Task ProcessBatchAsync(List<ConsumeResult<string, byte[]>> batch, CancellationToken ct)
+    /// <summary>The records of a batch, decoded and, except voids (built at posting time, against the ledger), built into journals.</summary>
+    private sealed class PreparedBatch(List<ConsumeResult<string, byte[]>> records)
     {
-        var journals = new List<(Journal Journal, FinanceEvent Event)>();
-        var outgoing = new List<Message<string, byte[]>>();
-        var outgoingTopics = new List<string>();
-        foreach (var record in batch)
+        public List<ConsumeResult<string, byte[]>> Records { get; } = records;
+
+        public List<PreparedFact> Facts { get; } = [];
+
+        /// <summary>Dead letters and quarantine records found while preparing; published with the batch's results.</summary>
+        public List<Outgoing> Rejects { get; } = [];
+    }
+
+    private sealed record PreparedFact(ConsumeResult<string, byte[]> Record, FinanceEvent Event, FinanceFact Fact, Journal? Journal, string? IssuedKey);
+
+    /// <summary>A record to publish; <paramref name="QuarantineReason"/> is set for quarantine records (metrics).</summary>
+    private sealed record Outgoing(string Topic, Message<string, byte[]> Message, string? QuarantineReason = null);
+
+    /// <summary>Decodes and builds a batch's journals: pure work, done while the previous batch is still in flight.</summary>
+    private PreparedBatch Prepare(List<ConsumeResult<string, byte[]>> records)
+    {
+        var batch = new PreparedBatch(records);
+        foreach (var record in records)
         {
             FinanceEvent? fe;
             try
             {
-                fe = record.Message.Value is null
-                    ? null
-                    : _events.Deserialize(record.Message.Value, false, new SerializationContext(MessageComponentType.Value, record.Topic, record.Message.Headers));
+                fe = record.Message.Value is null ? null : _events.DeserializeValue(record.Message.Value, record.Topic);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                fe = null;
-                AddDeadLetter(record, ex);
+                batch.Rejects.Add(new Outgoing(Topics.DeadLetters, DeadLetter(record, ex)));
                 continue;
             }
 
             if (fe is null)
             {
                 // A tombstone carries no fact; it must not stop the partition, and it must not vanish either.
-                AddDeadLetter(record, new InvalidDataException($"{record.Topic} carries finance events; a null value (tombstone) at {record.TopicPartitionOffset} is not one."));
+                batch.Rejects.Add(new Outgoing(Topics.DeadLetters,
+                    DeadLetter(record, new InvalidDataException($"{record.Topic} carries finance events; a null value (tombstone) at {record.TopicPartitionOffset} is not one."))));
                 continue;
             }
 
@@ -405,42 +504,65 @@ public sealed class ErpPostingSink
             {
                 var fact = FinanceFactMapper.ToFact(fe);
                 fact = fact with { Source = fact.Source with { Topic = record.Topic, Partition = record.Partition.Value, Offset = record.Offset.Value } };
-                var journal = fact.Kind == FinanceEventKind.InvoiceVoided && JournalBuilder.IssuedKeyOf(fact.PostingKey) is { } issuedKey
-                    ? await VoidAsync(fact, issuedKey, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == issuedKey), ct).ConfigureAwait(false)
-                    : _builder.Build(fact);
-                journals.Add((journal, fe));
+                batch.Facts.Add(fact.Kind == FinanceEventKind.InvoiceVoided && JournalBuilder.IssuedKeyOf(fact.PostingKey) is { } issuedKey
+                    ? new PreparedFact(record, fe, fact, null, issuedKey)
+                    : new PreparedFact(record, fe, fact, _builder.Build(fact), null));
             }
-            catch (JournalRejectedException ex)
+            catch (Exception ex) when (Rejection(record, fe, ex) is { } rejection)
             {
-                AddQuarantine(record, fe, ex.ReasonCode, ex.Message, ex.Imbalance);
-            }
-            catch (Exception ex) when (ex is ArgumentException or OverflowException or InvalidOperationException or FormatException)
-            {
-                // A fact the mapper cannot read (out-of-range amount, unknown enum, missing field) is a permanent
-                // error of that record: quarantine it with the reason and keep the partition moving.
-                AddQuarantine(record, fe, "INVALID_FACT", $"{fe.postingKey}: {ex.GetType().Name}: {ex.Message}", 0m);
+                batch.Rejects.Add(rejection);
             }
         }
 
-        var byCoordinates = batch.GroupBy(r => (r.Topic, r.Partition.Value, r.Offset.Value)).ToDictionary(g => g.Key, g => g.First());
+        return batch;
+    }
+
+    /// <summary>The quarantine record for a fact the builder refuses (or the mapper cannot read); null for any other error.</summary>
+    private Outgoing? Rejection(ConsumeResult<string, byte[]> record, FinanceEvent fe, Exception ex) => ex switch
+    {
+        JournalRejectedException r => Quarantine(record, fe, r.ReasonCode, r.Message, r.Imbalance),
+        // A fact the mapper cannot read (out-of-range amount, unknown enum, missing field) is a permanent
+        // error of that record: quarantine it with the reason and keep the partition moving.
+        ArgumentException or OverflowException or InvalidOperationException or FormatException
+            => Quarantine(record, fe, "INVALID_FACT", $"{fe.postingKey}: {ex.GetType().Name}: {ex.Message}", 0m),
+        _ => null,
+    };
+
+    private Outgoing Quarantine(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance,
+        IEnumerable<KeyValuePair<string, string>>? context = null)
+        => new(Topics.Quarantine, QuarantineMessage(record, fe, reason, detail, imbalance, context), reason);
+
+    /// <summary>
+    /// Builds the voids, writes the batch's journals in one ledger transaction and starts publishing results, quarantine and dead
+    /// letters; returns the task of their deliveries (awaited before the batch's offsets are committed).
+    /// </summary>
+    private async Task<Task> PostPreparedAsync(PreparedBatch batch, CancellationToken ct)
+    {
+        var outgoing = new List<Outgoing>(batch.Rejects);
+        var journals = new List<(Journal Journal, FinanceEvent Event)>(batch.Facts.Count);
+        foreach (var f in batch.Facts)
+        {
+            if (f.Journal is { } built)
+            {
+                journals.Add((built, f.Event));
+                continue;
+            }
+
+            try
+            {
+                journals.Add((await VoidAsync(f.Fact, f.IssuedKey!, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == f.IssuedKey), ct).ConfigureAwait(false), f.Event));
+            }
+            catch (Exception ex) when (Rejection(f.Record, f.Event, ex) is { } rejection)
+            {
+                outgoing.Add(rejection);
+            }
+        }
+
+        var byCoordinates = batch.Records.GroupBy(r => (r.Topic, r.Partition.Value, r.Offset.Value)).ToDictionary(g => g.Key, g => g.First());
         ConsumeResult<string, byte[]> SourceRecord(Journal journal) => byCoordinates[(journal.Source.Topic!, journal.Source.Partition!.Value, journal.Source.Offset!.Value)];
 
-        void AddDeadLetter(ConsumeResult<string, byte[]> record, Exception ex)
-        {
-            outgoing.Add(DeadLetter(record, ex));
-            outgoingTopics.Add(Topics.DeadLetters);
-            DeadLettered.Inc();
-            Interlocked.Increment(ref _deadLettered);
-        }
-
         void AddQuarantine(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance,
-            IEnumerable<KeyValuePair<string, string>>? context = null)
-        {
-            outgoing.Add(QuarantineMessage(record, fe, reason, detail, imbalance, context));
-            outgoingTopics.Add(Topics.Quarantine);
-            Quarantined.WithLabels(reason).Inc();
-            Interlocked.Increment(ref _quarantined);
-        }
+            IEnumerable<KeyValuePair<string, string>>? context = null) => outgoing.Add(Quarantine(record, fe, reason, detail, imbalance, context));
 
         IReadOnlyList<PostingOutcome> outcomes = [];
         while (journals.Count > 0)
@@ -532,17 +654,34 @@ public sealed class ErpPostingSink
                 ledgerName = _ledger.Location,
                 rejectionReason = null,
             };
-            outgoing.Add(new Message<string, byte[]>
+            outgoing.Add(new Outgoing(Topics.ErpPostings, new Message<string, byte[]>
             {
                 Key = journal.PostingKey,
                 Value = _results.SerializeValue(result, Topics.ErpPostings),
                 Headers = TracingHeaders.Create(journal.CorrelationId, TracingHeaders.Get(SourceRecord(journal).Message.Headers, TracingHeaders.TraceParent)),
-            });
-            outgoingTopics.Add(Topics.ErpPostings);
+            }));
         }
 
-        var deliveries = outgoing.Select((m, i) => _producer.ProduceAsync(outgoingTopics[i], m, ct)).ToList();
-        await Task.WhenAll(deliveries).ConfigureAwait(false);
+        // Not awaited here: the caller commits the offsets only after every delivery is acknowledged, and meanwhile prepares the next
+        // batch. No cancellation token, so a stop does not turn delivered results into cancelled ones (the wait for them is bounded).
+        var deliveries = new List<Task>(outgoing.Count);
+        foreach (var o in outgoing)
+        {
+            if (o.QuarantineReason is { } reason)
+            {
+                Quarantined.WithLabels(reason).Inc();
+                Interlocked.Increment(ref _quarantined);
+            }
+            else if (o.Topic == Topics.DeadLetters)
+            {
+                DeadLettered.Inc();
+                Interlocked.Increment(ref _deadLettered);
+            }
+
+            deliveries.Add(_producer.ProduceAsync(o.Topic, o.Message, CancellationToken.None));
+        }
+
+        return Task.WhenAll(deliveries);
     }
 
     /// <summary>
