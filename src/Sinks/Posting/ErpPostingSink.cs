@@ -127,6 +127,7 @@ public sealed class ErpPostingSink
         var assigned = new HashSet<TopicPartition>();
         var resumeWhenAssigned = new HashSet<TopicPartition>();
         InFlight? inFlight = null;
+        Writing? writing = null;
         using var consumer = new ConsumerBuilder<string, byte[]>(_consumerConfig)
             .SetErrorHandler((_, e) =>
             {
@@ -223,52 +224,42 @@ public sealed class ErpPostingSink
                 }
 
                 // Parked records whose backoff is over go first: their partitions are paused, so nothing newer from them is in the batch.
+                // Not while the batch being written holds newer records of the partition: those join the parked ones when it completes.
                 var now = DateTime.UtcNow;
-                var retrying = parked.Where(p => p.Value.NextAttempt <= now).Select(p => p.Value).ToList();
+                var retrying = parked.Where(p => p.Value.NextAttempt <= now && writing?.Partitions.Contains(p.Key) != true).Select(p => p.Value).ToList();
                 foreach (var p in retrying)
                 {
                     parked.Remove(p.Partition);
                 }
 
                 var work = retrying.SelectMany(p => p.Records).Concat(batch).ToList();
-                if (work.Count == 0)
-                {
-                    if (inFlight is not null)
-                    {
-                        await FinishAsync(consumer, inFlight, parked, assigned, stoppingToken).ConfigureAwait(false);
-                        inFlight = null;
-                        Volatile.Write(ref _pausedCount, parked.Count);
-                    }
-
-                    continue;
-                }
-
                 var attempts = retrying.ToDictionary(p => p.Partition, p => p.Attempt);
 
-                // Pipelined: this batch is decoded and built while the previous batch's results are being acknowledged; the previous
-                // batch's offsets are committed (ledger committed, results delivered) before this batch is written.
+                // Pipelined, three batches deep: batch k+1 is read, decoded and built while batch k is written to the ledger; batch k is
+                // written while batch k-1's results are acknowledged. Ledger writes stay one at a time and in order, and a batch's offsets
+                // are committed only after its ledger transaction and every delivery of its results, and after the batch before it.
                 var prepared = Prepare(work);
-                if (inFlight is not null)
+                if (writing is not null)
                 {
-                    await FinishAsync(consumer, inFlight, parked, assigned, stoppingToken).ConfigureAwait(false);
-                    inFlight = null;
-                    if (work.Exists(r => parked.ContainsKey(r.TopicPartition)))
+                    var written = writing;
+                    writing = null;
+                    inFlight = await CompleteWriteAsync(consumer, written, parked, assigned, stoppingToken).ConfigureAwait(false);
+                    if (work.RemoveAll(r => WaitsBehindParked(r, parked)) > 0)
                     {
-                        // The previous batch's results could not be delivered (a transient error) and its partitions were parked:
-                        // this batch's records of those partitions wait behind them, never overtaking them.
-                        foreach (var late in work.Where(r => parked.ContainsKey(r.TopicPartition)).ToList())
-                        {
-                            parked[late.TopicPartition].Records.Add(late);
-                            work.Remove(late);
-                        }
-
                         prepared = Prepare(work);
                     }
                 }
 
                 if (work.Count > 0)
                 {
-                    inFlight = await PostAsync(consumer, prepared, attempts, parked, assigned, stoppingToken).ConfigureAwait(false);
+                    writing = new Writing(prepared, attempts, Task.Run(() => PostPreparedAsync(prepared, stoppingToken), CancellationToken.None));
+                }
+
+                if (inFlight is not null)
+                {
+                    // Batch k-1's acknowledgements are awaited while batch k is being written.
+                    await FinishAsync(consumer, inFlight, parked, assigned, stoppingToken).ConfigureAwait(false);
+                    inFlight = null;
                 }
 
                 Volatile.Write(ref _pausedCount, parked.Count);
@@ -280,10 +271,7 @@ public sealed class ErpPostingSink
         }
         finally
         {
-            if (inFlight is not null)
-            {
-                await CommitOnStopAsync(consumer, inFlight, assigned).ConfigureAwait(false);
-            }
+            await CommitOnStopAsync(consumer, inFlight, writing, parked, assigned).ConfigureAwait(false);
 
             try
             {
@@ -315,6 +303,27 @@ public sealed class ErpPostingSink
     /// <summary>A batch whose ledger transaction committed and whose results are being delivered; its offsets move once all are acknowledged.</summary>
     private sealed record InFlight(List<ConsumeResult<string, byte[]>> Work, Dictionary<TopicPartition, int> Attempts, Task Delivered);
 
+    /// <summary>A prepared batch whose ledger write is running; <see cref="Ledger"/> ends with the task of its deliveries.</summary>
+    private sealed record Writing(PreparedBatch Batch, Dictionary<TopicPartition, int> Attempts, Task<Task> Ledger)
+    {
+        public HashSet<TopicPartition> Partitions { get; } = Batch.Records.Select(r => r.TopicPartition).ToHashSet();
+    }
+
+    /// <summary>
+    /// True (and the record appended behind them) when its partition has parked records: a record never overtakes a parked one, even
+    /// when it was posted after them (it is posted again, as a duplicate, when the partition is retried).
+    /// </summary>
+    private static bool WaitsBehindParked(ConsumeResult<string, byte[]> record, Dictionary<TopicPartition, Parked> parked)
+    {
+        if (!parked.TryGetValue(record.TopicPartition, out var p))
+        {
+            return false;
+        }
+
+        p.Records.Add(record);
+        return true;
+    }
+
     /// <summary>Waits for the in-flight batch's deliveries, then commits its offsets; deliveries failing transiently park its records instead.</summary>
     private async Task FinishAsync(IConsumer<string, byte[]> consumer, InFlight inFlight, Dictionary<TopicPartition, Parked> parked, HashSet<TopicPartition> assigned,
         CancellationToken ct)
@@ -336,41 +345,65 @@ public sealed class ErpPostingSink
             return;
         }
 
+        inFlight.Work.RemoveAll(r => WaitsBehindParked(r, parked));
         Commit(consumer, inFlight.Work, assigned, inFlight.Attempts.Keys);
     }
 
-    /// <summary>On stop: commits the last batch if its results are delivered within a short grace period; otherwise it is read again (as duplicates).</summary>
-    private async Task CommitOnStopAsync(IConsumer<string, byte[]> consumer, InFlight inFlight, HashSet<TopicPartition> assigned)
+    /// <summary>
+    /// On stop: commits the batches still in flight, in order, if their ledger writes and deliveries finish within a short grace period;
+    /// whatever is not committed is read again on the next start (and found already posted).
+    /// </summary>
+    private async Task CommitOnStopAsync(IConsumer<string, byte[]> consumer, InFlight? inFlight, Writing? writing, Dictionary<TopicPartition, Parked> parked,
+        HashSet<TopicPartition> assigned)
     {
+        var grace = TimeSpan.FromSeconds(10);
         try
         {
-            await inFlight.Delivered.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            Commit(consumer, inFlight.Work, assigned, inFlight.Attempts.Keys);
+            if (inFlight is not null)
+            {
+                await inFlight.Delivered.WaitAsync(grace).ConfigureAwait(false);
+                inFlight.Work.RemoveAll(r => WaitsBehindParked(r, parked));
+                Commit(consumer, inFlight.Work, assigned, inFlight.Attempts.Keys);
+            }
+
+            if (writing is not null)
+            {
+                await (await writing.Ledger.WaitAsync(grace).ConfigureAwait(false)).WaitAsync(grace).ConfigureAwait(false);
+                writing.Batch.Records.RemoveAll(r => WaitsBehindParked(r, parked));
+                Commit(consumer, writing.Batch.Records, assigned, writing.Attempts.Keys);
+            }
         }
-        catch (Exception ex) when (ex is TimeoutException or KafkaException or OperationCanceledException)
+        catch (Exception ex)
         {
-            _logger.LogWarning("Stopping with the last batch's results not delivered ({Reason}); its records will be re-read and found already posted", ex.Message);
+            // Stopping (possibly because of this very error): the uncommitted rest is re-read by the next run, and found already posted.
+            _logger.LogWarning("Stopping with a batch not committed ({Type}: {Reason}); its records will be re-read", ex.GetType().Name, ex.Message);
         }
     }
 
     /// <summary>
-    /// Posts a prepared batch; returns it in flight (ledger committed, results on their way), or null when a transient ledger error
-    /// was handled here: partitions retried one by one, committed or parked.
+    /// Waits for a batch's ledger write; returns it in flight (ledger committed, results on their way), or null when a transient ledger
+    /// error was handled here: partitions retried one by one, committed or parked.
     /// </summary>
-    private async Task<InFlight?> PostAsync(IConsumer<string, byte[]> consumer, PreparedBatch prepared, Dictionary<TopicPartition, int> attempts,
-        Dictionary<TopicPartition, Parked> parked, HashSet<TopicPartition> assigned, CancellationToken ct)
+    private async Task<InFlight?> CompleteWriteAsync(IConsumer<string, byte[]> consumer, Writing writing, Dictionary<TopicPartition, Parked> parked,
+        HashSet<TopicPartition> assigned, CancellationToken ct)
     {
-        var work = prepared.Records;
+        var work = writing.Batch.Records;
+        var attempts = writing.Attempts;
         try
         {
-            return new InFlight(work, attempts, await PostPreparedAsync(prepared, ct).ConfigureAwait(false));
+            return new InFlight(work, attempts, await writing.Ledger.ConfigureAwait(false));
         }
         catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
         {
             _logger.LogWarning("Transient ledger error on a batch of {Count} records: {Type}: {Message}", work.Count, ex.GetType().Name, ex.Message);
-            if (work.Select(r => r.TopicPartition).Distinct().Count() == 1)
+            work.RemoveAll(r => WaitsBehindParked(r, parked));
+            if (work.Select(r => r.TopicPartition).Distinct().Count() <= 1)
             {
-                Park(consumer, work, attempts, parked, ex);
+                if (work.Count > 0)
+                {
+                    Park(consumer, work, attempts, parked, ex);
+                }
+
                 return null;
             }
         }
@@ -410,6 +443,13 @@ public sealed class ErpPostingSink
             var attempt = attempts.GetValueOrDefault(group.Key) + 1;
             var backoff = Backoff(attempt, (error as LedgerTransientException)?.RetryAfter
                 ?? (error.InnerException as LedgerTransientException)?.RetryAfter);
+            if (parked.TryGetValue(group.Key, out var earlier))
+            {
+                // Already parked (a batch posted while its predecessor's results were failing): behind the earlier records, same schedule.
+                earlier.Records.AddRange(group);
+                continue;
+            }
+
             parked[group.Key] = new Parked(group.Key, group.ToList(), attempt, DateTime.UtcNow + backoff);
             Interlocked.Increment(ref _retries);
             Retries.Inc();
