@@ -10,7 +10,8 @@ namespace Streaming.Platform.Serialization;
 /// Fast Confluent wire-format Avro for a generated contract class: magic byte 0, the big-endian 4-byte schema id, then the
 /// Avro binary body. It writes byte for byte what Confluent's <c>AvroSerializer</c> writes (auto-registration off, the class's
 /// own schema looked up under the topic's value subject) and reads what its <c>AvroDeserializer</c> reads, without that
-/// serializer's per-record async and cache plumbing. The registry is asked once per subject (writing) and once per writer
+/// serializer's per-record async and cache plumbing, and with Avro's pre-resolving <see cref="SpecificDatumReader{T}"/> /
+/// <see cref="SpecificDatumWriter{T}"/> (the writer/reader schema resolution is planned once per schema pair, not per record). The registry is asked once per subject (writing) and once per writer
 /// schema id (reading); the lookups are cached for the codec's lifetime. Thread-safe.
 /// </summary>
 public sealed class AvroWireCodec<T>
@@ -22,9 +23,9 @@ public sealed class AvroWireCodec<T>
     private static readonly string ReaderSchemaJson = ReaderSchema.ToString();
 
     private readonly ISchemaRegistryClient _registry;
-    private readonly SpecificDefaultWriter _writer = new(ReaderSchema);
+    private readonly SpecificDatumWriter<T> _writer = new(ReaderSchema);
     private readonly ConcurrentDictionary<string, int> _idByTopic = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<int, SpecificDefaultReader> _readerById = new();
+    private readonly ConcurrentDictionary<int, SpecificDatumReader<T>> _readerById = new();
 
     /// <summary>Creates a codec over a registry client (not disposed here).</summary>
     public AvroWireCodec(ISchemaRegistryClient registry) => _registry = registry ?? throw new ArgumentNullException(nameof(registry));
@@ -63,7 +64,7 @@ public sealed class AvroWireCodec<T>
 
         var reader = _readerById.GetOrAdd(BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(1, 4)), ReaderFor);
         using var stream = new MemoryStream(data, HeaderLength, data.Length - HeaderLength, writable: false);
-        return reader.Read<T>(null!, new BinaryDecoder(stream));
+        return reader.Read(null!, new BinaryDecoder(stream));
     }
 
     private int LookUpId(string topic)
@@ -80,11 +81,11 @@ public sealed class AvroWireCodec<T>
         }
     }
 
-    private SpecificDefaultReader ReaderFor(int id)
+    private SpecificDatumReader<T> ReaderFor(int id)
     {
         var writer = _registry.GetSchemaAsync(id).GetAwaiter().GetResult();
         return writer.SchemaType == SchemaType.Avro
-            ? new SpecificDefaultReader(Avro.Schema.Parse(writer.SchemaString), ReaderSchema)
+            ? new SpecificDatumReader<T>(Avro.Schema.Parse(writer.SchemaString), ReaderSchema)
             : throw new InvalidDataException($"{typeof(T).Name}: schema id {id} is {writer.SchemaType}, not Avro");
     }
 }
