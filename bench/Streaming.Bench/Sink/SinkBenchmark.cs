@@ -264,7 +264,7 @@ public static class SinkBenchmark
     }
 
     /// <summary>An invoice with a services line and a tax line: AR debit, services and tax credits (3 journal lines).</summary>
-    private static FinanceEvent Invoice(int i)
+    internal static FinanceEvent Invoice(int i)
     {
         var services = 100m + (i % 1000) + 0.25m;
         var tax = Math.Round(services * 0.0825m, 2);
