@@ -252,7 +252,8 @@ public sealed class ErpPostingSink
 
                 if (work.Count > 0)
                 {
-                    writing = new Writing(prepared, attempts, Task.Run(() => PostPreparedAsync(prepared, stoppingToken), CancellationToken.None));
+                    var toWrite = prepared;
+                    writing = new Writing(toWrite, attempts, Task.Run(() => PostPreparedAsync(toWrite, stoppingToken), CancellationToken.None));
                 }
 
                 if (inFlight is not null)
@@ -372,6 +373,11 @@ public sealed class ErpPostingSink
                 writing.Batch.Records.RemoveAll(r => WaitsBehindParked(r, parked));
                 Commit(consumer, writing.Batch.Records, assigned, writing.Attempts.Keys);
             }
+        }
+        catch (OperationCanceledException)
+        {
+            // The stop cancelled a write in progress: nothing of it was committed, and it is read again by the next run.
+            _logger.LogInformation("Stopped with a batch's ledger write cancelled; its records will be re-read");
         }
         catch (Exception ex)
         {
