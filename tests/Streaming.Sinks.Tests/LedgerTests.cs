@@ -93,6 +93,30 @@ public sealed class LedgerTests(PostgresFixture postgres) : IAsyncDisposable
 
     [Theory]
     [MemberData(nameof(Ledgers))]
+    public async Task A_batch_mixing_new_and_posted_keys_posts_only_the_new_ones_with_fresh_document_numbers(string kind)
+    {
+        // CopyMerge COPYs a batch straight into the tables and falls back to the merge when a key exists: both paths are taken here.
+        var ct = TestContext.Current.CancellationToken;
+        var ledger = await OpenAsync(kind);
+        var first = await ledger.PostBatchAsync([Journal("m1", "US01", "USD", 1m), Journal("m2", "US01", "USD", 2m)], ct);
+        var mixed = await ledger.PostBatchAsync([Journal("m3", "US01", "USD", 3m), Journal("m2", "US01", "USD", 2m), Journal("m4", "US01", "USD", 4m)], ct);
+        var fresh = await ledger.PostBatchAsync([Journal("m5", "US01", "USD", 5m)], ct);
+
+        Assert.All(first, o => Assert.Equal(PostingStatus.Posted, o.Status));
+        Assert.Equal([PostingStatus.Posted, PostingStatus.Duplicate, PostingStatus.Posted], mixed.Select(o => o.Status));
+        Assert.Equal(first[1].ErpDocumentId, mixed[1].ErpDocumentId);
+        Assert.Equal(first[1].PostedAt, mixed[1].PostedAt);
+        Assert.Equal(PostingStatus.Posted, Assert.Single(fresh).Status);
+        var docs = first.Concat(mixed).Concat(fresh).Where(o => o.Status == PostingStatus.Posted).Select(o => o.ErpDocumentId).ToList();
+        Assert.Equal(5, docs.Distinct().Count());
+        Assert.All(docs, d => Assert.Matches("^JE-[0-9]{8,}$", d));
+        Assert.Equal(5, await ledger.CountJournalsAsync(ct));
+        Assert.Equal(15m, Assert.Single(await ledger.TrialBalanceAsync(ct), r => r.Account == "1000").Debits);
+        Assert.Equal("m4", (await ledger.FindJournalAsync("m4", ct))!.PostingKey);
+    }
+
+    [Theory]
+    [MemberData(nameof(Ledgers))]
     public async Task Same_posting_key_with_different_content_is_a_conflict_and_is_not_written(string kind)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -199,4 +199,88 @@ public sealed class SinkFailureTests(PostgresFixture postgres)
         Assert.Equal(4000, await ledger.CountJournalsAsync(ct));
         Assert.Equal(4000, first.PostedCount + second.PostedCount);
     }
+
+    [Fact]
+    public async Task Results_that_cannot_be_delivered_hold_the_offsets_back_and_are_published_once_delivery_heals()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var stack = await SinkTestStack.StartAsync(2, ct);
+        for (var i = 0; i < 100; i++)
+        {
+            stack.Produce(0, SinkTestStack.Payment($"us{i}", "US01", "USD", 10m + i));
+            stack.Produce(1, SinkTestStack.Payment($"de{i}", "DE01", "EUR", 20m + i));
+        }
+
+        Assert.Equal(0, stack.Producer.Flush(TimeSpan.FromSeconds(20)));
+        var ends = await stack.EndOffsetsAsync();
+        var producer = FailingResultsProducer.Wrap(stack.Producer, ":de");
+        var path = Path.Combine(Path.GetTempPath(), $"undelivered-{Guid.NewGuid():N}.db");
+        await using var ledger = await SqliteLedger.OpenAsync(path, ct);
+        var sink = new ErpPostingSink(new ConsumerConfig { BootstrapServers = stack.Cluster.BootstrapServers }, producer, stack.Client, ledger,
+            DefaultChartOfAccounts.Instance, Options("failure-undelivered"), NullLogger<ErpPostingSink>.Instance);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = Task.Run(() => sink.RunAsync(stop.Token), ct);
+
+        // DE01's journals are posted, but their results fail to deliver: its partition's offset stays at 0 while US01's runs to its end.
+        var committed = await stack.WaitCommittedAsync("failure-undelivered", c => c.GetValueOrDefault(0) == ends[0] && sink.RetryCount >= 3, TimeSpan.FromSeconds(60), run, ct);
+        Assert.Equal(ends[0], committed.GetValueOrDefault(0));
+        Assert.Equal(0, committed.GetValueOrDefault(1));
+        Assert.True(((FailingResultsProducer)(object)producer).Failed > 0);
+
+        ((FailingResultsProducer)(object)producer).Failing = false;
+        committed = await stack.WaitCommittedAsync("failure-undelivered", c => c.GetValueOrDefault(0) == ends[0] && c.GetValueOrDefault(1) == ends[1], TimeSpan.FromSeconds(60), run, ct);
+        await stop.CancelAsync();
+        await run;
+
+        Assert.Equal(ends, committed);
+        Assert.Equal(200, await ledger.CountJournalsAsync(ct));
+        Assert.True(sink.DuplicateCount > 0, "the parked records were posted again and found already posted");
+        var results = stack.ReadAll(Topics.ErpPostings).Select(v => new AvroSerdes<Contracts.Erp.ErpPostingResult>(stack.Client).DeserializeValue(v, Topics.ErpPostings)).ToList();
+        Assert.Equal(200, results.Select(r => r.postingKey).Distinct().Count());
+        Assert.All(results.GroupBy(r => r.postingKey), g => Assert.Single(g.Select(r => r.erpDocumentId).Distinct()));
+        foreach (var f in new[] { path, path + "-wal", path + "-shm" })
+        {
+            File.Delete(f);
+        }
+    }
+}
+
+/// <summary>A producer that fails, with a non-fatal delivery error, the <c>erp.postings.v1</c> results whose key contains a marker while <see cref="Failing"/>.</summary>
+public class FailingResultsProducer : System.Reflection.DispatchProxy
+{
+    private IProducer<string, byte[]> _inner = null!;
+    private string _marker = "";
+
+    public volatile bool Failing = true;
+    public int Failed;
+
+    public static IProducer<string, byte[]> Wrap(IProducer<string, byte[]> inner, string marker)
+    {
+        var proxy = Create<IProducer<string, byte[]>, FailingResultsProducer>();
+        var self = (FailingResultsProducer)(object)proxy;
+        self._inner = inner;
+        self._marker = marker;
+        return proxy;
+    }
+
+    protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
+    {
+        ArgumentNullException.ThrowIfNull(targetMethod);
+        if (Failing && targetMethod.Name == nameof(IProducer<string, byte[]>.ProduceAsync) && args is [string topic, Message<string, byte[]> message, ..]
+            && topic == Topics.ErpPostings && message.Key.Contains(_marker, StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref Failed);
+            return Task.FromException<DeliveryResult<string, byte[]>>(new ProduceException<string, byte[]>(new Error(ErrorCode.Local_MsgTimedOut),
+                new DeliveryResult<string, byte[]> { Topic = topic, Message = message, Status = PersistenceStatus.NotPersisted }));
+        }
+
+        try
+        {
+            return targetMethod.Invoke(_inner, args);
+        }
+        catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
+        {
+            throw ex.InnerException;
+        }
+    }
 }

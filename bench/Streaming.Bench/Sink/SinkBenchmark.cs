@@ -20,14 +20,16 @@ using FinanceLineKind = Streaming.Contracts.Finance.FinanceLineKind;
 namespace Streaming.Bench.Sink;
 
 /// <summary>Options of <c>sink</c>.</summary>
-public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize, string? PostgresConnectionString, string? Json)
+public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize, string? PostgresConnectionString, string? Json, string[]? Only = null)
 {
     public const string Usage = """
         sink [--entries 100000] [--partitions 12] [--batch-size 1000] [--postgres CONNSTRING] [--json FILE]
+             [--only raw,upsert,copymerge,sqlite]
                                           ERP posting sink end to end (topic -> journals -> ledger -> erp.postings.v1)
                                           into PostgreSQL (batched upsert and COPY+merge) and SQLite, vs a raw COPY of
                                           the same rows into the same tables, same run. PostgreSQL: a throwaway cluster
                                           (fsync on) unless --postgres gives one (a database per run is created in it).
+                                          --only runs a subset (e.g. to profile one run); the raw COPY always runs.
         """;
 
     public static SinkBenchOptions Parse(string[] args)
@@ -44,12 +46,20 @@ public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize
                 "--batch-size" => o with { BatchSize = Int() },
                 "--postgres" => o with { PostgresConnectionString = Next() },
                 "--json" => o with { Json = Next() },
+                "--only" => o with { Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Known).ToArray() },
                 _ => throw new ArgumentException($"Unknown sink option '{args[i]}'."),
             };
         }
 
         return o;
     }
+
+    /// <summary>True when run <paramref name="name"/> (raw, upsert, copymerge, sqlite) is selected.</summary>
+    public bool Runs(string name) => Only is null || name == "raw" || Only.Contains(name, StringComparer.OrdinalIgnoreCase);
+
+    private static string Known(string name) => name.ToLowerInvariant() is "raw" or "upsert" or "copymerge" or "sqlite"
+        ? name.ToLowerInvariant()
+        : throw new ArgumentException($"Unknown sink run '{name}' in --only (raw, upsert, copymerge, sqlite).");
 }
 
 /// <summary>
@@ -141,23 +151,26 @@ public static class SinkBenchmark
             results.Add(new Result("raw COPY into PostgreSQL (same rows, same tables)", options.Entries, sw.Elapsed.TotalSeconds, options.Entries / sw.Elapsed.TotalSeconds));
         }
 
-        foreach (var mode in new[] { PostgresWriteMode.BatchedUpsert, PostgresWriteMode.CopyMerge })
+        foreach (var mode in new[] { PostgresWriteMode.BatchedUpsert, PostgresWriteMode.CopyMerge }.Where(m => options.Runs(m == PostgresWriteMode.BatchedUpsert ? "upsert" : "copymerge")))
         {
             await using var ledger = await PostgresLedger.OpenAsync(await NewDatabaseAsync("bench_" + mode.ToString().ToLowerInvariant()), mode, ct);
             results.Add(await RunSinkAsync($"sink -> PostgreSQL ({mode})", cluster, client, ledger, options, ct));
         }
 
-        var path = Path.Combine(Path.GetTempPath(), $"bench-ledger-{Guid.NewGuid():N}.db");
-        try
+        if (options.Runs("sqlite"))
         {
-            await using var sqlite = await SqliteLedger.OpenAsync(path, ct);
-            results.Add(await RunSinkAsync("sink -> SQLite", cluster, client, sqlite, options, ct));
-        }
-        finally
-        {
-            foreach (var f in new[] { path, path + "-wal", path + "-shm" })
+            var path = Path.Combine(Path.GetTempPath(), $"bench-ledger-{Guid.NewGuid():N}.db");
+            try
             {
-                File.Delete(f);
+                await using var sqlite = await SqliteLedger.OpenAsync(path, ct);
+                results.Add(await RunSinkAsync("sink -> SQLite", cluster, client, sqlite, options, ct));
+            }
+            finally
+            {
+                foreach (var f in new[] { path, path + "-wal", path + "-shm" })
+                {
+                    File.Delete(f);
+                }
             }
         }
 
@@ -251,7 +264,7 @@ public static class SinkBenchmark
     }
 
     /// <summary>An invoice with a services line and a tax line: AR debit, services and tax credits (3 journal lines).</summary>
-    private static FinanceEvent Invoice(int i)
+    internal static FinanceEvent Invoice(int i)
     {
         var services = 100m + (i % 1000) + 0.25m;
         var tax = Math.Round(services * 0.0825m, 2);

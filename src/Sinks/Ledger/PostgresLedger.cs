@@ -9,7 +9,10 @@ public enum PostgresWriteMode
 {
     /// <summary>The batch's rows travel as arrays in one statement (<c>unnest</c>), inserted with <c>ON CONFLICT DO NOTHING</c>.</summary>
     BatchedUpsert,
-    /// <summary>Binary <c>COPY</c> into session temp tables, then one merge statement into the ledger tables.</summary>
+    /// <summary>
+    /// Binary <c>COPY</c> straight into the ledger tables; a batch with a posting key already in the ledger is rolled back and sent
+    /// again as a binary <c>COPY</c> into session temp tables, then one merge statement into the ledger tables.
+    /// </summary>
     CopyMerge,
 }
 
@@ -80,37 +83,26 @@ public sealed class PostgresLedger : ILedger
         """;
 
     // Parent and children in one statement: only postings that were really inserted get entries and lines.
-    private const string MergeFromStage = """
-        WITH ins AS (
-            INSERT INTO postings(posting_key, status, content_hash, correlation_id, posted_at)
-            SELECT posting_key, 'POSTED', content_hash, correlation_id, now() FROM stage_entries
-            ON CONFLICT (posting_key) DO NOTHING
-            RETURNING posting_key, erp_document_id, posted_at
-        ), e AS (
-            INSERT INTO journal_entries(posting_key, erp_document_id, event_type, legal_entity_id, customer_id, currency, effective_date,
-                document_number, correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset)
-            SELECT s.posting_key, ins.erp_document_id, s.event_type, s.legal_entity_id, s.customer_id, s.currency, s.effective_date,
-                s.document_number, s.correlation_id, s.source_system, s.source_object, s.source_event_id, s.source_topic, s.source_partition, s.source_offset
-            FROM stage_entries s JOIN ins ON ins.posting_key = s.posting_key
-            RETURNING 1
-        ), l AS (
-            INSERT INTO journal_lines(posting_key, line_no, account, debit, credit, memo)
-            SELECT l.posting_key, l.line_no, l.account, l.debit, l.credit, l.memo
-            FROM stage_lines l JOIN ins ON ins.posting_key = l.posting_key
-            RETURNING 1
-        )
-        SELECT posting_key, erp_document_id, posted_at FROM ins;
-        """;
+    private static readonly string MergeFromStage = Merge("", "stage_entries", "stage_lines");
 
-    private const string MergeFromArrays = """
-        WITH src AS (
+    private static readonly string MergeFromArrays = Merge("""
+        src AS (
             SELECT * FROM unnest(@k::text[], @hash::text[], @type::text[], @le::text[], @cust::text[], @cur::text[], @date::date[], @num::text[],
                 @corr::text[], @sys::text[], @obj::text[], @evt::text[], @topic::text[], @part::integer[], @off::bigint[])
                 AS t(posting_key, content_hash, event_type, legal_entity_id, customer_id, currency, effective_date, document_number,
                      correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset)
-        ), ins AS (
+        ),
+        """, "src", "unnest(@lk::text[], @ln::integer[], @acct::text[], @dr::numeric[], @cr::numeric[], @memo::text[])");
+
+    /// <summary>
+    /// The merge statement over a source of entry rows (<paramref name="entries"/>, with the columns of <c>stage_entries</c>) and one
+    /// of line rows (<paramref name="lines"/>, aliased <c>l</c> with the columns of <c>stage_lines</c>); <paramref name="sourceCte"/>
+    /// defines the entries source first when it is not a table.
+    /// </summary>
+    private static string Merge(string sourceCte, string entries, string lines) => $"""
+        WITH {sourceCte}ins AS (
             INSERT INTO postings(posting_key, status, content_hash, correlation_id, posted_at)
-            SELECT posting_key, 'POSTED', content_hash, correlation_id, now() FROM src
+            SELECT posting_key, 'POSTED', content_hash, correlation_id, now() FROM {entries}
             ON CONFLICT (posting_key) DO NOTHING
             RETURNING posting_key, erp_document_id, posted_at
         ), e AS (
@@ -118,13 +110,12 @@ public sealed class PostgresLedger : ILedger
                 document_number, correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset)
             SELECT s.posting_key, ins.erp_document_id, s.event_type, s.legal_entity_id, s.customer_id, s.currency, s.effective_date,
                 s.document_number, s.correlation_id, s.source_system, s.source_object, s.source_event_id, s.source_topic, s.source_partition, s.source_offset
-            FROM src s JOIN ins ON ins.posting_key = s.posting_key
+            FROM {entries} s JOIN ins ON ins.posting_key = s.posting_key
             RETURNING 1
         ), l AS (
             INSERT INTO journal_lines(posting_key, line_no, account, debit, credit, memo)
             SELECT l.posting_key, l.line_no, l.account, l.debit, l.credit, l.memo
-            FROM unnest(@lk::text[], @ln::integer[], @acct::text[], @dr::numeric[], @cr::numeric[], @memo::text[])
-                AS l(posting_key, line_no, account, debit, credit, memo)
+            FROM {lines} AS l(posting_key, line_no, account, debit, credit, memo)
             JOIN ins ON ins.posting_key = l.posting_key
             RETURNING 1
         )
@@ -219,8 +210,35 @@ public sealed class PostgresLedger : ILedger
         }
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var rows = new Dictionary<string, (string Doc, string Hash, DateTimeOffset At, bool New)>(StringComparer.Ordinal);
+        if (WriteMode != PostgresWriteMode.CopyMerge || !await TryCopyStraightAsync(connection, journals, hashes, unique, rows, cancellationToken).ConfigureAwait(false))
+        {
+            await MergeAsync(connection, journals, hashes, firstIndex, unique, rows, cancellationToken).ConfigureAwait(false);
+        }
+
+        var outcomes = new PostingOutcome[journals.Count];
+        for (var i = 0; i < journals.Count; i++)
+        {
+            var key = journals[i].PostingKey;
+            if (!rows.TryGetValue(key, out var row))
+            {
+                throw new InvalidOperationException($"Ledger {Location}: posting {key} neither inserted nor found after the merge.");
+            }
+
+            var status = row.New && firstIndex[key] == i
+                ? PostingStatus.Posted
+                : row.Hash == hashes[i] ? PostingStatus.Duplicate : PostingStatus.Conflict;
+            outcomes[i] = new PostingOutcome(key, status, row.Doc, row.Hash, row.At);
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>The idempotent path: a posting key already in the ledger inserts nothing and is read back (its document, hash, time).</summary>
+    private async Task MergeAsync(NpgsqlConnection connection, IReadOnlyList<Journal> journals, string[] hashes, Dictionary<string, int> firstIndex, List<int> unique,
+        Dictionary<string, (string Doc, string Hash, DateTimeOffset At, bool New)> rows, CancellationToken cancellationToken)
+    {
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         NpgsqlCommand merge;
         if (WriteMode == PostgresWriteMode.CopyMerge)
         {
@@ -256,23 +274,57 @@ public sealed class PostgresLedger : ILedger
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
-        var outcomes = new PostingOutcome[journals.Count];
-        for (var i = 0; i < journals.Count; i++)
+    /// <summary>
+    /// The common case of <see cref="PostgresWriteMode.CopyMerge"/>, no posting key of the batch in the ledger yet: binary COPY
+    /// straight into the ledger tables in one transaction, with document numbers drawn from the sequence first. When a key
+    /// already exists (redelivery, replay, a racing instance's commit) the primary key of <c>postings</c> refuses the COPY: the
+    /// transaction is rolled back (its document numbers become a gap) and false tells the caller to take the merge path.
+    /// </summary>
+    private static async Task<bool> TryCopyStraightAsync(NpgsqlConnection connection, IReadOnlyList<Journal> journals, string[] hashes, List<int> unique,
+        Dictionary<string, (string Doc, string Hash, DateTimeOffset At, bool New)> rows, CancellationToken cancellationToken)
+    {
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        DateTimeOffset now;
+        long[] numbers;
+        await using (var draw = new NpgsqlCommand("SELECT now(), array(SELECT nextval('erp_document_seq') FROM generate_series(1, @n));", connection, tx))
         {
-            var key = journals[i].PostingKey;
-            if (!rows.TryGetValue(key, out var row))
-            {
-                throw new InvalidOperationException($"Ledger {Location}: posting {key} neither inserted nor found after the merge.");
-            }
-
-            var status = row.New && firstIndex[key] == i
-                ? PostingStatus.Posted
-                : row.Hash == hashes[i] ? PostingStatus.Duplicate : PostingStatus.Conflict;
-            outcomes[i] = new PostingOutcome(key, status, row.Doc, row.Hash, row.At);
+            draw.Parameters.Add(new NpgsqlParameter<int>("n", unique.Count));
+            await using var reader = await draw.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            now = reader.GetFieldValue<DateTimeOffset>(0);
+            numbers = reader.GetFieldValue<long[]>(1);
         }
 
-        return outcomes;
+        var batch = new Journal[unique.Count];
+        var docs = new string[unique.Count];
+        var batchHashes = new string[unique.Count];
+        for (var r = 0; r < unique.Count; r++)
+        {
+            batch[r] = journals[unique[r]];
+            // The column default's format ('JE-' || lpad(n, 10, '0')), without lpad's truncation past 10 digits.
+            docs[r] = "JE-" + numbers[r].ToString("D10", System.Globalization.CultureInfo.InvariantCulture);
+            batchHashes[r] = hashes[unique[r]];
+        }
+
+        try
+        {
+            await CopyIntoLedgerAsync(connection, batch, docs, batchHashes, now, cancellationToken).ConfigureAwait(false);
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && ex.ConstraintName == "postings_pkey")
+        {
+            await tx.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        for (var r = 0; r < batch.Length; r++)
+        {
+            rows[batch[r].PostingKey] = (docs[r], batchHashes[r], now, true);
+        }
+
+        return true;
     }
 
     /// <inheritdoc />
@@ -420,23 +472,8 @@ public sealed class PostgresLedger : ILedger
         {
             foreach (var i in unique)
             {
-                var j = journals[i];
                 await entries.StartRowAsync(ct).ConfigureAwait(false);
-                await entries.WriteAsync(j.PostingKey, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync(hashes[i], NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync(j.EventKind.ToString(), NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync(j.LegalEntityId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync(j.CustomerId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync(j.Currency, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync(DateOnly.FromDateTime(j.EffectiveDate), NpgsqlDbType.Date, ct).ConfigureAwait(false);
-                await WriteNullable(entries, j.DocumentNumber, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync(j.CorrelationId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync(j.Source.System, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync($"{j.Source.ObjectType}:{j.Source.ObjectId}", NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await entries.WriteAsync(j.Source.EventId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await WriteNullable(entries, j.Source.Topic, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await WriteNullable(entries, j.Source.Partition, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
-                await WriteNullable(entries, j.Source.Offset, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+                await WriteEntryAsync(entries, journals[i], hashes[i], ct).ConfigureAwait(false);
             }
 
             await entries.CompleteAsync(ct).ConfigureAwait(false);
@@ -446,18 +483,7 @@ public sealed class PostgresLedger : ILedger
             "COPY stage_lines (posting_key, line_no, account, debit, credit, memo) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false);
         foreach (var i in unique)
         {
-            var j = journals[i];
-            for (var x = 0; x < j.Lines.Count; x++)
-            {
-                var l = j.Lines[x];
-                await lines.StartRowAsync(ct).ConfigureAwait(false);
-                await lines.WriteAsync(j.PostingKey, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await lines.WriteAsync(x + 1, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
-                await lines.WriteAsync(l.Account, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-                await lines.WriteAsync(l.Debit, NpgsqlDbType.Numeric, ct).ConfigureAwait(false);
-                await lines.WriteAsync(l.Credit, NpgsqlDbType.Numeric, ct).ConfigureAwait(false);
-                await lines.WriteAsync(l.Memo, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-            }
+            await WriteLinesAsync(lines, journals[i], ct).ConfigureAwait(false);
         }
 
         await lines.CompleteAsync(ct).ConfigureAwait(false);
@@ -472,20 +498,29 @@ public sealed class PostgresLedger : ILedger
         ArgumentNullException.ThrowIfNull(journals);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await CopyIntoLedgerAsync(connection, journals, journals.Select(j => "RAW-" + j.PostingKey).ToArray(), journals.Select(j => j.ContentHash()).ToArray(),
+            DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Binary COPY of <paramref name="journals"/> (distinct keys) into <c>postings</c>, <c>journal_entries</c> and <c>journal_lines</c>, in the open transaction.</summary>
+    private static async Task CopyIntoLedgerAsync(NpgsqlConnection connection, IReadOnlyList<Journal> journals, string[] docs, string[] hashes, DateTimeOffset postedAt,
+        CancellationToken cancellationToken)
+    {
         await using (var postings = await connection.BeginBinaryImportAsync(
                          "COPY postings (posting_key, status, erp_document_id, content_hash, correlation_id, posted_at) FROM STDIN (FORMAT BINARY)", cancellationToken)
                      .ConfigureAwait(false))
         {
-            var now = DateTimeOffset.UtcNow;
-            foreach (var j in journals)
+            for (var r = 0; r < journals.Count; r++)
             {
+                var j = journals[r];
                 await postings.StartRowAsync(cancellationToken).ConfigureAwait(false);
                 await postings.WriteAsync(j.PostingKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                 await postings.WriteAsync("POSTED", NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await postings.WriteAsync("RAW-" + j.PostingKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await postings.WriteAsync(j.ContentHash(), NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await postings.WriteAsync(docs[r], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await postings.WriteAsync(hashes[r], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                 await postings.WriteAsync(j.CorrelationId, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await postings.WriteAsync(now, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                await postings.WriteAsync(postedAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
             }
 
             await postings.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -496,45 +531,57 @@ public sealed class PostgresLedger : ILedger
                          + "correlation_id, source_system, source_object, source_event_id, source_topic, source_partition, source_offset) FROM STDIN (FORMAT BINARY)",
                          cancellationToken).ConfigureAwait(false))
         {
-            foreach (var j in journals)
+            for (var r = 0; r < journals.Count; r++)
             {
                 await entries.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                var row = EntryRow(j, "RAW-" + j.PostingKey);
-                NpgsqlDbType[] types =
-                [
-                    NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Date, NpgsqlDbType.Text,
-                    NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Integer, NpgsqlDbType.Bigint,
-                ];
-                for (var c = 0; c < row.Length; c++)
-                {
-                    await WriteNullable(entries, row[c], types[c], cancellationToken).ConfigureAwait(false);
-                }
+                await WriteEntryAsync(entries, journals[r], docs[r], cancellationToken).ConfigureAwait(false);
             }
 
             await entries.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await using (var lines = await connection.BeginBinaryImportAsync(
-                         "COPY journal_lines (posting_key, line_no, account, debit, credit, memo) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+        await using var lines = await connection.BeginBinaryImportAsync(
+            "COPY journal_lines (posting_key, line_no, account, debit, credit, memo) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        foreach (var j in journals)
         {
-            foreach (var j in journals)
-            {
-                for (var x = 0; x < j.Lines.Count; x++)
-                {
-                    var l = j.Lines[x];
-                    await lines.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                    await lines.WriteAsync(j.PostingKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await lines.WriteAsync(x + 1, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                    await lines.WriteAsync(l.Account, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await lines.WriteAsync(l.Debit, NpgsqlDbType.Numeric, cancellationToken).ConfigureAwait(false);
-                    await lines.WriteAsync(l.Credit, NpgsqlDbType.Numeric, cancellationToken).ConfigureAwait(false);
-                    await lines.WriteAsync(l.Memo, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            await lines.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            await WriteLinesAsync(lines, j, cancellationToken).ConfigureAwait(false);
         }
 
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await lines.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One entry row after the posting key: the staging table's second column is the content hash, the ledger's the document id.</summary>
+    private static async Task WriteEntryAsync(NpgsqlBinaryImporter entries, Journal j, string secondColumn, CancellationToken ct)
+    {
+        await entries.WriteAsync(j.PostingKey, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync(secondColumn, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync(j.EventKind.ToString(), NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync(j.LegalEntityId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync(j.CustomerId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync(j.Currency, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync(DateOnly.FromDateTime(j.EffectiveDate), NpgsqlDbType.Date, ct).ConfigureAwait(false);
+        await WriteNullable(entries, j.DocumentNumber, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync(j.CorrelationId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync(j.Source.System, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync($"{j.Source.ObjectType}:{j.Source.ObjectId}", NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await entries.WriteAsync(j.Source.EventId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await WriteNullable(entries, j.Source.Topic, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        await WriteNullable(entries, j.Source.Partition, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+        await WriteNullable(entries, j.Source.Offset, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+    }
+
+    private static async Task WriteLinesAsync(NpgsqlBinaryImporter lines, Journal j, CancellationToken ct)
+    {
+        for (var x = 0; x < j.Lines.Count; x++)
+        {
+            var l = j.Lines[x];
+            await lines.StartRowAsync(ct).ConfigureAwait(false);
+            await lines.WriteAsync(j.PostingKey, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await lines.WriteAsync(x + 1, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+            await lines.WriteAsync(l.Account, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await lines.WriteAsync(l.Debit, NpgsqlDbType.Numeric, ct).ConfigureAwait(false);
+            await lines.WriteAsync(l.Credit, NpgsqlDbType.Numeric, ct).ConfigureAwait(false);
+            await lines.WriteAsync(l.Memo, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+        }
     }
 }

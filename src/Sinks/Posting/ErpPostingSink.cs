@@ -41,8 +41,9 @@ public sealed record ErpPostingSinkOptions
 /// <summary>
 /// Consumes <c>finance.events.v1</c>, builds balanced journals and posts them to the ledger in batches: one ledger
 /// transaction per batch, then posting results to <c>erp.postings.v1</c> and rejects to <c>ops.quarantine.v1</c>
-/// (awaiting delivery), and only then the offsets are committed. A crash anywhere re-reads uncommitted records,
-/// and the ledger's unique posting key turns them into duplicates, never second postings.
+/// (awaiting delivery), and only then the offsets are committed. The next batch is read, decoded and built while one batch's
+/// deliveries are acknowledged; it is written only after that batch's offsets are committed. A crash anywhere re-reads
+/// uncommitted records, and the ledger's unique posting key turns them into duplicates, never second postings.
 /// </summary>
 public sealed class ErpPostingSink
 {
@@ -57,10 +58,10 @@ public sealed class ErpPostingSink
     private readonly ILedger _ledger;
     private readonly IChartOfAccountsProvider _charts;
     private JournalBuilder _builder;
-    private readonly AvroSerdes<FinanceEvent> _events;
-    private readonly AvroSerdes<ErpPostingResult> _results;
-    private readonly AvroSerdes<QuarantineRecord> _quarantine;
-    private readonly AvroSerdes<DeadLetterRecord> _deadLetters;
+    private readonly AvroWireCodec<FinanceEvent> _events;
+    private readonly AvroWireCodec<ErpPostingResult> _results;
+    private readonly AvroWireCodec<QuarantineRecord> _quarantine;
+    private readonly AvroWireCodec<DeadLetterRecord> _deadLetters;
     private readonly ErpPostingSinkOptions _options;
     private readonly ILogger _logger;
 
@@ -83,10 +84,10 @@ public sealed class ErpPostingSink
         _ledger = ledger;
         _charts = charts ?? throw new ArgumentNullException(nameof(charts));
         _builder = new JournalBuilder(charts.Current);
-        _events = new AvroSerdes<FinanceEvent>(registry);
-        _results = new AvroSerdes<ErpPostingResult>(registry);
-        _quarantine = new AvroSerdes<QuarantineRecord>(registry);
-        _deadLetters = new AvroSerdes<DeadLetterRecord>(registry);
+        _events = new AvroWireCodec<FinanceEvent>(registry);
+        _results = new AvroWireCodec<ErpPostingResult>(registry);
+        _quarantine = new AvroWireCodec<QuarantineRecord>(registry);
+        _deadLetters = new AvroWireCodec<DeadLetterRecord>(registry);
         _logger = logger;
     }
 
@@ -128,6 +129,8 @@ public sealed class ErpPostingSink
         var parked = new Dictionary<TopicPartition, Parked>();
         var assigned = new HashSet<TopicPartition>();
         var resumeWhenAssigned = new HashSet<TopicPartition>();
+        InFlight? inFlight = null;
+        Writing? writing = null;
         using var consumer = new ConsumerBuilder<string, byte[]>(_consumerConfig)
             .SetErrorHandler((_, e) =>
             {
@@ -224,21 +227,45 @@ public sealed class ErpPostingSink
                 }
 
                 // Parked records whose backoff is over go first: their partitions are paused, so nothing newer from them is in the batch.
+                // Not while the batch being written holds newer records of the partition: those join the parked ones when it completes.
                 var now = DateTime.UtcNow;
-                var retrying = parked.Where(p => p.Value.NextAttempt <= now).Select(p => p.Value).ToList();
+                var retrying = parked.Where(p => p.Value.NextAttempt <= now && writing?.Partitions.Contains(p.Key) != true).Select(p => p.Value).ToList();
                 foreach (var p in retrying)
                 {
                     parked.Remove(p.Partition);
                 }
 
                 var work = retrying.SelectMany(p => p.Records).Concat(batch).ToList();
-                if (work.Count == 0)
+                var attempts = retrying.ToDictionary(p => p.Partition, p => p.Attempt);
+
+                // Pipelined, three batches deep: batch k+1 is read, decoded and built while batch k is written to the ledger; batch k is
+                // written while batch k-1's results are acknowledged. Ledger writes stay one at a time and in order, and a batch's offsets
+                // are committed only after its ledger transaction and every delivery of its results, and after the batch before it.
+                var prepared = Prepare(work);
+                if (writing is not null)
                 {
-                    continue;
+                    var written = writing;
+                    writing = null;
+                    inFlight = await CompleteWriteAsync(consumer, written, parked, assigned, stoppingToken).ConfigureAwait(false);
+                    if (work.RemoveAll(r => WaitsBehindParked(r, parked)) > 0)
+                    {
+                        prepared = Prepare(work);
+                    }
                 }
 
-                var attempts = retrying.ToDictionary(p => p.Partition, p => p.Attempt);
-                await PostAndCommitAsync(consumer, work, attempts, parked, assigned, stoppingToken).ConfigureAwait(false);
+                if (work.Count > 0)
+                {
+                    var toWrite = prepared;
+                    writing = new Writing(toWrite, attempts, Task.Run(() => PostPreparedAsync(toWrite, stoppingToken), CancellationToken.None));
+                }
+
+                if (inFlight is not null)
+                {
+                    // Batch k-1's acknowledgements are awaited while batch k is being written.
+                    await FinishAsync(consumer, inFlight, parked, assigned, stoppingToken).ConfigureAwait(false);
+                    inFlight = null;
+                }
+
                 Volatile.Write(ref _pausedCount, parked.Count);
             }
         }
@@ -248,6 +275,8 @@ public sealed class ErpPostingSink
         }
         finally
         {
+            await CommitOnStopAsync(consumer, inFlight, writing, parked, assigned).ConfigureAwait(false);
+
             try
             {
                 // Leave the group at once so partitions move to another instance without waiting for the session timeout.
@@ -275,22 +304,116 @@ public sealed class ErpPostingSink
         }
     }
 
-    private async Task PostAndCommitAsync(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> work, Dictionary<TopicPartition, int> attempts,
-        Dictionary<TopicPartition, Parked> parked, HashSet<TopicPartition> assigned, CancellationToken ct)
+    /// <summary>A batch whose ledger transaction committed and whose results are being delivered; its offsets move once all are acknowledged.</summary>
+    private sealed record InFlight(List<ConsumeResult<string, byte[]>> Work, Dictionary<TopicPartition, int> Attempts, Task Delivered);
+
+    /// <summary>A prepared batch whose ledger write is running; <see cref="Ledger"/> ends with the task of its deliveries.</summary>
+    private sealed record Writing(PreparedBatch Batch, Dictionary<TopicPartition, int> Attempts, Task<Task> Ledger)
+    {
+        public HashSet<TopicPartition> Partitions { get; } = Batch.Records.Select(r => r.TopicPartition).ToHashSet();
+    }
+
+    /// <summary>
+    /// True (and the record appended behind them) when its partition has parked records: a record never overtakes a parked one, even
+    /// when it was posted after them (it is posted again, as a duplicate, when the partition is retried).
+    /// </summary>
+    private static bool WaitsBehindParked(ConsumeResult<string, byte[]> record, Dictionary<TopicPartition, Parked> parked)
+    {
+        if (!parked.TryGetValue(record.TopicPartition, out var p))
+        {
+            return false;
+        }
+
+        p.Records.Add(record);
+        return true;
+    }
+
+    /// <summary>Waits for the in-flight batch's deliveries, then commits its offsets; deliveries failing transiently park its records instead.</summary>
+    private async Task FinishAsync(IConsumer<string, byte[]> consumer, InFlight inFlight, Dictionary<TopicPartition, Parked> parked, HashSet<TopicPartition> assigned,
+        CancellationToken ct)
     {
         try
         {
-            await ProcessBatchAsync(work, ct).ConfigureAwait(false);
-            Commit(consumer, work, assigned, attempts.Keys);
+            await inFlight.Delivered.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
+        {
+            // Posted, but not all results delivered: nothing is committed, and the records are posted again later (duplicates, results re-published).
+            _logger.LogWarning("Publishing the results of a batch of {Count} records failed: {Type}: {Message}", inFlight.Work.Count, ex.GetType().Name, ex.Message);
+            var owned = inFlight.Work.Where(r => assigned.Contains(r.TopicPartition)).ToList();
+            if (owned.Count > 0)
+            {
+                Park(consumer, owned, inFlight.Attempts, parked, ex);
+            }
+
             return;
+        }
+
+        inFlight.Work.RemoveAll(r => WaitsBehindParked(r, parked));
+        Commit(consumer, inFlight.Work, assigned, inFlight.Attempts.Keys);
+    }
+
+    /// <summary>
+    /// On stop: commits the batches still in flight, in order, if their ledger writes and deliveries finish within a short grace period;
+    /// whatever is not committed is read again on the next start (and found already posted).
+    /// </summary>
+    private async Task CommitOnStopAsync(IConsumer<string, byte[]> consumer, InFlight? inFlight, Writing? writing, Dictionary<TopicPartition, Parked> parked,
+        HashSet<TopicPartition> assigned)
+    {
+        var grace = TimeSpan.FromSeconds(10);
+        try
+        {
+            if (inFlight is not null)
+            {
+                await inFlight.Delivered.WaitAsync(grace).ConfigureAwait(false);
+                inFlight.Work.RemoveAll(r => WaitsBehindParked(r, parked));
+                Commit(consumer, inFlight.Work, assigned, inFlight.Attempts.Keys);
+            }
+
+            if (writing is not null)
+            {
+                await (await writing.Ledger.WaitAsync(grace).ConfigureAwait(false)).WaitAsync(grace).ConfigureAwait(false);
+                writing.Batch.Records.RemoveAll(r => WaitsBehindParked(r, parked));
+                Commit(consumer, writing.Batch.Records, assigned, writing.Attempts.Keys);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The stop cancelled a write in progress: nothing of it was committed, and it is read again by the next run.
+            _logger.LogInformation("Stopped with a batch's ledger write cancelled; its records will be re-read");
+        }
+        catch (Exception ex)
+        {
+            // Stopping (possibly because of this very error): the uncommitted rest is re-read by the next run, and found already posted.
+            _logger.LogWarning("Stopping with a batch not committed ({Type}: {Reason}); its records will be re-read", ex.GetType().Name, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Waits for a batch's ledger write; returns it in flight (ledger committed, results on their way), or null when a transient ledger
+    /// error was handled here: partitions retried one by one, committed or parked.
+    /// </summary>
+    private async Task<InFlight?> CompleteWriteAsync(IConsumer<string, byte[]> consumer, Writing writing, Dictionary<TopicPartition, Parked> parked,
+        HashSet<TopicPartition> assigned, CancellationToken ct)
+    {
+        var work = writing.Batch.Records;
+        var attempts = writing.Attempts;
+        try
+        {
+            return new InFlight(work, attempts, await writing.Ledger.ConfigureAwait(false));
         }
         catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
         {
             _logger.LogWarning("Transient ledger error on a batch of {Count} records: {Type}: {Message}", work.Count, ex.GetType().Name, ex.Message);
-            if (work.Select(r => r.TopicPartition).Distinct().Count() == 1)
+            work.RemoveAll(r => WaitsBehindParked(r, parked));
+            if (work.Select(r => r.TopicPartition).Distinct().Count() <= 1)
             {
-                Park(consumer, work, attempts, parked, ex);
-                return;
+                if (work.Count > 0)
+                {
+                    Park(consumer, work, attempts, parked, ex);
+                }
+
+                return null;
             }
         }
 
@@ -309,7 +432,7 @@ public sealed class ErpPostingSink
 
             try
             {
-                await ProcessBatchAsync(records, ct).ConfigureAwait(false);
+                await (await PostPreparedAsync(Prepare(records), ct).ConfigureAwait(false)).WaitAsync(ct).ConfigureAwait(false);
                 Commit(consumer, records, assigned, attempts.Keys);
             }
             catch (Exception ex) when (LedgerErrors.Classify(ex) == LedgerErrorKind.Transient && !ct.IsCancellationRequested)
@@ -317,6 +440,8 @@ public sealed class ErpPostingSink
                 Park(consumer, records, attempts, parked, ex);
             }
         }
+
+        return null;
     }
 
     private void Park(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> records, Dictionary<TopicPartition, int> attempts,
@@ -327,6 +452,13 @@ public sealed class ErpPostingSink
             var attempt = attempts.GetValueOrDefault(group.Key) + 1;
             var backoff = Backoff(attempt, (error as LedgerTransientException)?.RetryAfter
                 ?? (error.InnerException as LedgerTransientException)?.RetryAfter);
+            if (parked.TryGetValue(group.Key, out var earlier))
+            {
+                // Already parked (a batch posted while its predecessor's results were failing): behind the earlier records, same schedule.
+                earlier.Records.AddRange(group);
+                continue;
+            }
+
             parked[group.Key] = new Parked(group.Key, group.ToList(), attempt, DateTime.UtcNow + backoff);
             Interlocked.Increment(ref _retries);
             Retries.Inc();
@@ -376,32 +508,45 @@ public sealed class ErpPostingSink
         }
     }
 
-    private async Task ProcessBatchAsync(List<ConsumeResult<string, byte[]>> batch, CancellationToken ct)
+    /// <summary>The records of a batch, decoded and, except voids (built at posting time, against the ledger), built into journals.</summary>
+    private sealed class PreparedBatch(List<ConsumeResult<string, byte[]>> records)
+    {
+        public List<ConsumeResult<string, byte[]>> Records { get; } = records;
+
+        public List<PreparedFact> Facts { get; } = [];
+
+        /// <summary>Dead letters and quarantine records found while preparing; published with the batch's results.</summary>
+        public List<Outgoing> Rejects { get; } = [];
+    }
+
+    private sealed record PreparedFact(ConsumeResult<string, byte[]> Record, FinanceEvent Event, FinanceFact Fact, Journal? Journal, string? IssuedKey);
+
+    /// <summary>A record to publish; <paramref name="QuarantineReason"/> is set for quarantine records (metrics).</summary>
+    private sealed record Outgoing(string Topic, Message<string, byte[]> Message, string? QuarantineReason = null);
+
+    /// <summary>Decodes and builds a batch's journals: pure work, done while the previous batch is still in flight.</summary>
+    private PreparedBatch Prepare(List<ConsumeResult<string, byte[]>> records)
     {
         _builder = new JournalBuilder(_charts.Current); // GL mappings as they are now, one chart for the whole batch
-        var journals = new List<(Journal Journal, FinanceEvent Event)>();
-        var outgoing = new List<Message<string, byte[]>>();
-        var outgoingTopics = new List<string>();
-        foreach (var record in batch)
+        var batch = new PreparedBatch(records);
+        foreach (var record in records)
         {
             FinanceEvent? fe;
             try
             {
-                fe = record.Message.Value is null
-                    ? null
-                    : _events.Deserialize(record.Message.Value, false, new SerializationContext(MessageComponentType.Value, record.Topic, record.Message.Headers));
+                fe = record.Message.Value is null ? null : _events.DeserializeValue(record.Message.Value, record.Topic);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                fe = null;
-                AddDeadLetter(record, ex);
+                batch.Rejects.Add(new Outgoing(Topics.DeadLetters, DeadLetter(record, ex)));
                 continue;
             }
 
             if (fe is null)
             {
                 // A tombstone carries no fact; it must not stop the partition, and it must not vanish either.
-                AddDeadLetter(record, new InvalidDataException($"{record.Topic} carries finance events; a null value (tombstone) at {record.TopicPartitionOffset} is not one."));
+                batch.Rejects.Add(new Outgoing(Topics.DeadLetters,
+                    DeadLetter(record, new InvalidDataException($"{record.Topic} carries finance events; a null value (tombstone) at {record.TopicPartitionOffset} is not one."))));
                 continue;
             }
 
@@ -409,42 +554,65 @@ public sealed class ErpPostingSink
             {
                 var fact = FinanceFactMapper.ToFact(fe);
                 fact = fact with { Source = fact.Source with { Topic = record.Topic, Partition = record.Partition.Value, Offset = record.Offset.Value } };
-                var journal = fact.Kind == FinanceEventKind.InvoiceVoided && JournalBuilder.IssuedKeyOf(fact.PostingKey) is { } issuedKey
-                    ? await VoidAsync(fact, issuedKey, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == issuedKey), ct).ConfigureAwait(false)
-                    : _builder.Build(fact);
-                journals.Add((journal, fe));
+                batch.Facts.Add(fact.Kind == FinanceEventKind.InvoiceVoided && JournalBuilder.IssuedKeyOf(fact.PostingKey) is { } issuedKey
+                    ? new PreparedFact(record, fe, fact, null, issuedKey)
+                    : new PreparedFact(record, fe, fact, _builder.Build(fact), null));
             }
-            catch (JournalRejectedException ex)
+            catch (Exception ex) when (Rejection(record, fe, ex) is { } rejection)
             {
-                AddQuarantine(record, fe, ex.ReasonCode, ex.Message, ex.Imbalance);
-            }
-            catch (Exception ex) when (ex is ArgumentException or OverflowException or InvalidOperationException or FormatException)
-            {
-                // A fact the mapper cannot read (out-of-range amount, unknown enum, missing field) is a permanent
-                // error of that record: quarantine it with the reason and keep the partition moving.
-                AddQuarantine(record, fe, "INVALID_FACT", $"{fe.postingKey}: {ex.GetType().Name}: {ex.Message}", 0m);
+                batch.Rejects.Add(rejection);
             }
         }
 
-        var byCoordinates = batch.GroupBy(r => (r.Topic, r.Partition.Value, r.Offset.Value)).ToDictionary(g => g.Key, g => g.First());
+        return batch;
+    }
+
+    /// <summary>The quarantine record for a fact the builder refuses (or the mapper cannot read); null for any other error.</summary>
+    private Outgoing? Rejection(ConsumeResult<string, byte[]> record, FinanceEvent fe, Exception ex) => ex switch
+    {
+        JournalRejectedException r => Quarantine(record, fe, r.ReasonCode, r.Message, r.Imbalance),
+        // A fact the mapper cannot read (out-of-range amount, unknown enum, missing field) is a permanent
+        // error of that record: quarantine it with the reason and keep the partition moving.
+        ArgumentException or OverflowException or InvalidOperationException or FormatException
+            => Quarantine(record, fe, "INVALID_FACT", $"{fe.postingKey}: {ex.GetType().Name}: {ex.Message}", 0m),
+        _ => null,
+    };
+
+    private Outgoing Quarantine(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance,
+        IEnumerable<KeyValuePair<string, string>>? context = null)
+        => new(Topics.Quarantine, QuarantineMessage(record, fe, reason, detail, imbalance, context), reason);
+
+    /// <summary>
+    /// Builds the voids, writes the batch's journals in one ledger transaction and starts publishing results, quarantine and dead
+    /// letters; returns the task of their deliveries (awaited before the batch's offsets are committed).
+    /// </summary>
+    private async Task<Task> PostPreparedAsync(PreparedBatch batch, CancellationToken ct)
+    {
+        var outgoing = new List<Outgoing>(batch.Rejects);
+        var journals = new List<(Journal Journal, FinanceEvent Event)>(batch.Facts.Count);
+        foreach (var f in batch.Facts)
+        {
+            if (f.Journal is { } built)
+            {
+                journals.Add((built, f.Event));
+                continue;
+            }
+
+            try
+            {
+                journals.Add((await VoidAsync(f.Fact, f.IssuedKey!, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == f.IssuedKey), ct).ConfigureAwait(false), f.Event));
+            }
+            catch (Exception ex) when (Rejection(f.Record, f.Event, ex) is { } rejection)
+            {
+                outgoing.Add(rejection);
+            }
+        }
+
+        var byCoordinates = batch.Records.GroupBy(r => (r.Topic, r.Partition.Value, r.Offset.Value)).ToDictionary(g => g.Key, g => g.First());
         ConsumeResult<string, byte[]> SourceRecord(Journal journal) => byCoordinates[(journal.Source.Topic!, journal.Source.Partition!.Value, journal.Source.Offset!.Value)];
 
-        void AddDeadLetter(ConsumeResult<string, byte[]> record, Exception ex)
-        {
-            outgoing.Add(DeadLetter(record, ex));
-            outgoingTopics.Add(Topics.DeadLetters);
-            DeadLettered.Inc();
-            Interlocked.Increment(ref _deadLettered);
-        }
-
         void AddQuarantine(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance,
-            IEnumerable<KeyValuePair<string, string>>? context = null)
-        {
-            outgoing.Add(QuarantineMessage(record, fe, reason, detail, imbalance, context));
-            outgoingTopics.Add(Topics.Quarantine);
-            Quarantined.WithLabels(reason).Inc();
-            Interlocked.Increment(ref _quarantined);
-        }
+            IEnumerable<KeyValuePair<string, string>>? context = null) => outgoing.Add(Quarantine(record, fe, reason, detail, imbalance, context));
 
         IReadOnlyList<PostingOutcome> outcomes = [];
         while (journals.Count > 0)
@@ -536,17 +704,34 @@ public sealed class ErpPostingSink
                 ledgerName = _ledger.Location,
                 rejectionReason = null,
             };
-            outgoing.Add(new Message<string, byte[]>
+            outgoing.Add(new Outgoing(Topics.ErpPostings, new Message<string, byte[]>
             {
                 Key = journal.PostingKey,
                 Value = _results.SerializeValue(result, Topics.ErpPostings),
                 Headers = TracingHeaders.Create(journal.CorrelationId, TracingHeaders.Get(SourceRecord(journal).Message.Headers, TracingHeaders.TraceParent)),
-            });
-            outgoingTopics.Add(Topics.ErpPostings);
+            }));
         }
 
-        var deliveries = outgoing.Select((m, i) => _producer.ProduceAsync(outgoingTopics[i], m, ct)).ToList();
-        await Task.WhenAll(deliveries).ConfigureAwait(false);
+        // Not awaited here: the caller commits the offsets only after every delivery is acknowledged, and meanwhile prepares the next
+        // batch. No cancellation token, so a stop does not turn delivered results into cancelled ones (the wait for them is bounded).
+        var deliveries = new List<Task>(outgoing.Count);
+        foreach (var o in outgoing)
+        {
+            if (o.QuarantineReason is { } reason)
+            {
+                Quarantined.WithLabels(reason).Inc();
+                Interlocked.Increment(ref _quarantined);
+            }
+            else if (o.Topic == Topics.DeadLetters)
+            {
+                DeadLettered.Inc();
+                Interlocked.Increment(ref _deadLettered);
+            }
+
+            deliveries.Add(_producer.ProduceAsync(o.Topic, o.Message, CancellationToken.None));
+        }
+
+        return Task.WhenAll(deliveries);
     }
 
     /// <summary>

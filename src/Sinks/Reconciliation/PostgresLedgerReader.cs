@@ -53,34 +53,13 @@ public sealed class PostgresLedgerReader : ILedgerReader
     /// <inheritdoc />
     public async Task<IReadOnlyList<LedgerJournal>> JournalsAsync(Period period, string? entity, CancellationToken cancellationToken)
     {
-        await using var cmd = new NpgsqlCommand("""
-            SELECT e.posting_key, e.event_type, e.legal_entity_id, e.currency, e.effective_date, e.source_object, e.erp_document_id,
-                   l.account, l.debit, l.credit, l.memo
-            FROM journal_entries e JOIN journal_lines l ON l.posting_key = e.posting_key
-            WHERE e.effective_date >= @from AND e.effective_date < @to AND (@entity::text IS NULL OR e.legal_entity_id = @entity::text)
-            ORDER BY e.posting_key, l.line_no;
-            """, _connection);
+        await using var cmd = new NpgsqlCommand(LedgerJournalRows.Sql('@', "::text"), _connection);
         cmd.Parameters.AddWithValue("from", DateOnly.FromDateTime(period.Start));
         cmd.Parameters.AddWithValue("to", DateOnly.FromDateTime(period.End));
         cmd.Parameters.Add(new NpgsqlParameter("entity", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)entity ?? DBNull.Value });
-        var journals = new List<LedgerJournal>();
-        List<JournalLine>? lines = null;
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var key = reader.GetString(0);
-            if (journals.Count == 0 || journals[^1].PostingKey != key)
-            {
-                lines = [];
-                var date = reader.GetFieldValue<DateOnly>(4);
-                journals.Add(new LedgerJournal(key, Enum.Parse<FinanceEventKind>(reader.GetString(1)), reader.GetString(2), reader.GetString(3),
-                    date.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc), reader.GetString(5), reader.GetString(6), lines));
-            }
-
-            lines!.Add(new JournalLine(reader.GetString(7), reader.GetDecimal(8), reader.GetDecimal(9), reader.GetString(10)));
-        }
-
-        return journals;
+        return await LedgerJournalRows.ReadAsync(reader, (r, i) => r.GetFieldValue<DateOnly>(i).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc), (r, i) => r.GetDecimal(i),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
