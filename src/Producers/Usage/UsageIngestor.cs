@@ -25,6 +25,7 @@ public sealed class UsageIngestor : IDisposable
     private readonly ILogger _log;
     private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
     private readonly UsageContext _defaultContext;
+    private readonly TopicPartition _target;
     // Each hot counter on its own cache line: _enqueued is written by producing threads, _delivered by the client's
     // delivery-report thread, _inFlight by both; sharing one line would bounce it between cores on every record.
     private PaddedCounter _inFlight;
@@ -33,6 +34,12 @@ public sealed class UsageIngestor : IDisposable
     private long _failed;
     private Error? _firstError;
     private int _disposed;
+    // Set when the ingestor serves its own producer's delivery reports (see CreateAsync): producing threads poll inline
+    // every PollEvery records, and _poller covers the gaps (idle callers, open batches waiting for their last reports).
+    private readonly Thread? _poller;
+    private long _lastInlinePoll;
+    private const int PollEveryMask = 63;
+    private const long PollerIdleMs = 2;
 
     /// <summary>Wraps an existing producer (not disposed by the ingestor). <paramref name="capacity"/> defaults to the options' capacity.</summary>
     public UsageIngestor(IProducer<byte[], byte[]> producer, UsageAvroEncoder encoder, UsageIngestorOptions? options = null, ILogger<UsageIngestor>? logger = null)
@@ -40,7 +47,8 @@ public sealed class UsageIngestor : IDisposable
     {
     }
 
-    private UsageIngestor(IProducer<byte[], byte[]> producer, bool ownsProducer, UsageAvroEncoder encoder, UsageIngestorOptions options, int capacity, ILogger? logger)
+    private UsageIngestor(IProducer<byte[], byte[]> producer, bool ownsProducer, UsageAvroEncoder encoder, UsageIngestorOptions options, int capacity, ILogger? logger,
+        bool pollsInline = false)
     {
         ArgumentNullException.ThrowIfNull(producer);
         ArgumentNullException.ThrowIfNull(encoder);
@@ -53,6 +61,12 @@ public sealed class UsageIngestor : IDisposable
         _log = logger ?? NullLogger.Instance;
         _onDelivery = OnDelivery;
         _defaultContext = UsageContext.Create(options.DefaultCorrelationId);
+        _target = new TopicPartition(options.Topic, Partition.Any);
+        if (pollsInline)
+        {
+            _poller = new Thread(PollWhileIdle) { IsBackground = true, Name = "usage-ingest-poll" };
+            _poller.Start();
+        }
     }
 
     /// <summary>
@@ -69,17 +83,27 @@ public sealed class UsageIngestor : IDisposable
         var producerConfig = new ProducerConfig(config.ToDictionary(kv => kv.Key, kv => kv.Value));
         producerConfig.EnableIdempotence ??= true;
         producerConfig.Acks ??= Acks.All;
-        // Reports carry status only: copying key and value back per record would cost throughput for nothing.
-        producerConfig.DeliveryReportFields ??= "status";
+        // Reports carry the error only: copying key, value or the persistence status back per record would cost
+        // throughput (one more native call per report for the status) for nothing.
+        producerConfig.DeliveryReportFields ??= "none";
         var capacity = Math.Min(options.Capacity, producerConfig.QueueBufferingMaxMessages ?? 100_000);
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<UsageIngestor>();
+        // Delivery reports are served by the producing threads themselves (every 64 records) instead of Confluent's
+        // background poll thread: librdkafka mallocs each message and its headers on the producing thread and frees them
+        // when the report is served, and freeing on another thread made both threads contend for the allocator's lock.
+        // Only an explicit "true" keeps Confluent's poll thread.
+        var pollsInline = !string.Equals(producerConfig.Get(BackgroundPollKey), "true", StringComparison.OrdinalIgnoreCase);
+        producerConfig.Set(BackgroundPollKey, pollsInline ? "false" : "true");
+
         var producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
             .SetLogHandler((_, m) => logger.Log(m.Level <= SyslogLevel.Error ? LogLevel.Error : m.Level <= SyslogLevel.Warning ? LogLevel.Warning : LogLevel.Debug,
                 "librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Usage producer error {Code}: {Reason}", e.Code, e.Reason))
             .Build();
-        return new UsageIngestor(producer, ownsProducer: true, encoder, options, capacity, logger);
+        return new UsageIngestor(producer, ownsProducer: true, encoder, options, capacity, logger, pollsInline);
     }
+
+    private const string BackgroundPollKey = "dotnet.producer.enable.background.poll";
 
     /// <summary>Most records queued and unacknowledged at once.</summary>
     public int Capacity { get; }
@@ -113,7 +137,17 @@ public sealed class UsageIngestor : IDisposable
         // the CPU the producer needs to drain the queue.
         if (!TryReserve(1))
         {
-            return false;
+            // Serving the reports that are ready frees their room; only then is the caller told to back off.
+            if (_poller is null)
+            {
+                return false;
+            }
+
+            PollInline();
+            if (!TryReserve(1))
+            {
+                return false;
+            }
         }
 
         byte[] value;
@@ -219,8 +253,8 @@ public sealed class UsageIngestor : IDisposable
         {
             try
             {
-                _producer.Produce(_options.Topic, message, onDelivery);
-                Interlocked.Increment(ref _enqueued.Value);
+                _producer.Produce(_target, message, onDelivery);
+                Produced();
                 return true;
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -249,8 +283,8 @@ public sealed class UsageIngestor : IDisposable
     {
         try
         {
-            _producer.Produce(_options.Topic, new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers }, _onDelivery);
-            Interlocked.Increment(ref _enqueued.Value);
+            _producer.Produce(_target, new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers }, _onDelivery);
+            Produced();
             return true;
         }
         catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -262,6 +296,46 @@ public sealed class UsageIngestor : IDisposable
         {
             Release(1);
             throw;
+        }
+    }
+
+    private void Produced()
+    {
+        if ((Interlocked.Increment(ref _enqueued.Value) & PollEveryMask) == 0 && _poller is not null)
+        {
+            PollInline();
+        }
+    }
+
+    /// <summary>Serves the delivery reports that are ready on the calling thread (never blocks).</summary>
+    private void PollInline()
+    {
+        Volatile.Write(ref _lastInlinePoll, Environment.TickCount64);
+        _producer.Poll(TimeSpan.Zero);
+    }
+
+    /// <summary>
+    /// The poller thread: while producing threads poll inline it only sleeps; when they have not polled for a couple of
+    /// milliseconds (idle caller, batch waiting for its last reports, flush) it serves reports itself as they arrive.
+    /// </summary>
+    private void PollWhileIdle()
+    {
+        while (Volatile.Read(ref _disposed) == 0)
+        {
+            if (Environment.TickCount64 - Volatile.Read(ref _lastInlinePoll) < PollerIdleMs)
+            {
+                Thread.Sleep(1);
+                continue;
+            }
+
+            try
+            {
+                _producer.Poll(TimeSpan.FromMilliseconds(10));
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
         }
     }
 
@@ -316,6 +390,9 @@ public sealed class UsageIngestor : IDisposable
         {
             return;
         }
+
+        // Flush serves the remaining reports itself; the poller must be gone before the producer is.
+        _poller?.Join();
 
         var left = _producer.Flush(_options.QueueFullWait);
         if (left > 0)
