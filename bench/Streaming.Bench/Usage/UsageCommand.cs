@@ -151,7 +151,9 @@ public static class UsageCommand
         Console.WriteLine($"  library     : UsageIngestor.TryEnqueue from one thread (sleep 1 ms when at capacity {options.Capacity:N0}), then FlushAsync");
         Console.WriteLine($"  http        : POST /ingest/usage on Kestrel (loopback, same process), {options.Concurrency} clients x {options.LinesPerRequest:N0} lines per request; answered after Kafka acks");
         Console.WriteLine($"  raw         : RawThroughput.MeasureProduceAsync, {valueBytes} B values, null key, no headers (the Foundation baseline)");
-        Console.WriteLine($"  repetitions : {options.Warmups} discarded warm-up(s) of {Math.Min(options.Records, options.WarmupRecords):N0} records, then {options.Repetitions} timed");
+        Console.WriteLine(options.Breakdown
+            ? $"  repetitions : {options.Repetitions} runs of the ladder, no warm-up"
+            : $"  repetitions : {options.Warmups} discarded warm-up(s) of {Math.Min(options.Records, options.WarmupRecords):N0} records, then {options.Repetitions} timed");
         Console.WriteLine($"  load (1/5/15): {LoadAverage()}");
         Console.WriteLine();
         if (options.Breakdown)
