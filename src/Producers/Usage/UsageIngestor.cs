@@ -336,6 +336,12 @@ public sealed class UsageIngestor : IDisposable
             {
                 return;
             }
+            catch (Exception ex)
+            {
+                // An exception must not end this thread (nor the process): without it, idle records would never be acknowledged.
+                _log.LogError(ex, "Usage ingestor poll failed; retrying");
+                Thread.Sleep(100);
+            }
         }
     }
 
