@@ -173,8 +173,17 @@ public sealed class UsageIngestor : IDisposable
         var headers = (context ?? _defaultContext).Headers;
         while (!TryProduceReserving(key, value, headers))
         {
-            // Room comes back as delivery reports arrive (within milliseconds at volume); a short sleep is cheaper than a
-            // signal per delivery report on the client's poll thread.
+            // Room comes back as delivery reports are served: first those ready now, on this thread; then a short
+            // sleep, cheaper than a signal per delivery report.
+            if (_poller is not null)
+            {
+                PollInline();
+                if (TryProduceReserving(key, value, headers))
+                {
+                    return;
+                }
+            }
+
             await Task.Delay(1, cancellationToken).ConfigureAwait(false);
         }
     }
