@@ -72,7 +72,10 @@ public sealed class UsageIngestor : IDisposable
     /// <summary>
     /// Builds an ingestor with its own producer from <paramref name="config"/> (idempotent and <c>acks=all</c> unless the
     /// config says otherwise) and the registry id of the usage schema. The capacity is the smaller of the options'
-    /// and the producer's <c>queue.buffering.max.messages</c> (librdkafka default 100,000).
+    /// and the producer's <c>queue.buffering.max.messages</c> (librdkafka default 100,000). Unless the config sets
+    /// <c>dotnet.producer.enable.background.poll=true</c>, delivery reports are served by the producing threads (every
+    /// 64th record, and when at capacity) and by the ingestor's own <c>usage-ingest-poll</c> thread when no caller has
+    /// polled for 2 ms, instead of by Confluent's background poll thread.
     /// </summary>
     public static async Task<UsageIngestor> CreateAsync(ProducerConfig config, ISchemaRegistryClient registry, UsageIngestorOptions? options = null,
         ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
