@@ -26,8 +26,8 @@ public sealed class UsageIngestor : IDisposable
     private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
     private readonly UsageContext _defaultContext;
     private readonly TopicPartition _target;
-    // Each hot counter on its own cache line: _enqueued is written by producing threads, _delivered by the client's
-    // delivery-report thread, _inFlight by both; sharing one line would bounce it between cores on every record.
+    // Each hot counter on its own cache line: _enqueued is written by producing threads, _delivered by whichever thread
+    // serves delivery reports, _inFlight by both; sharing one line would bounce it between cores on every record.
     private PaddedCounter _inFlight;
     private PaddedCounter _enqueued;
     private PaddedCounter _delivered;
@@ -35,7 +35,7 @@ public sealed class UsageIngestor : IDisposable
     private Error? _firstError;
     private int _disposed;
     // Set when the ingestor serves its own producer's delivery reports (see CreateAsync): producing threads poll inline
-    // every PollEvery records, and _poller covers the gaps (idle callers, open batches waiting for their last reports).
+    // every 64th record (PollEveryMask), and _poller covers the gaps (idle callers, batches waiting for their last reports).
     private readonly Thread? _poller;
     private long _lastInlinePoll;
     private const int PollEveryMask = 63;
@@ -410,7 +410,10 @@ public sealed class UsageIngestor : IDisposable
         }
 
         // Flush serves the remaining reports itself; the poller must be gone before the producer is.
-        _poller?.Join();
+        if (_poller is not null && _poller != Thread.CurrentThread)
+        {
+            _poller.Join();
+        }
 
         var left = _producer.Flush(_options.QueueFullWait);
         if (left > 0)
