@@ -60,7 +60,8 @@ public sealed record UsageOptions
           Defaults: 500,000 records, 5 repetitions after 3 discarded warm-ups of 300,000 records (until tiered
           JIT/PGO has settled: the HTTP path's CPU per record falls for ~1 million records), capacity 100,000,
           2,000 lines x 4 clients. --no-warmup = --warmups 0.
-          --breakdown: instead, a ladder of produce loops (null key -> key -> headers -> encoding -> linger), N records
+          --breakdown: instead, a ladder of produce loops (null key -> key -> headers -> encoding -> reports on the
+          producing thread -> linger), N records
           each, R times, to show what each step of the library path costs relative to raw.
         """;
 
