@@ -21,7 +21,11 @@ public static class UsageBreakdown
     /// <param name="Encode">Build and encode each record (as <c>UsageIngestor.TryEnqueue</c> does) instead of reusing one value.</param>
     /// <param name="LingerMs">librdkafka <c>linger.ms</c>.</param>
     /// <param name="Partitioner">librdkafka <c>partitioner</c>, null for its default.</param>
-    public sealed record Step(string Name, bool Keyed, bool Headers, bool Encode, double LingerMs, Partitioner? Partitioner = null);
+    /// <param name="InlinePoll">
+    /// Serve delivery reports on the producing thread (every 64 records, as <c>UsageIngestor</c> does) instead of on
+    /// Confluent's background poll thread.
+    /// </param>
+    public sealed record Step(string Name, bool Keyed, bool Headers, bool Encode, double LingerMs, Partitioner? Partitioner = null, bool InlinePoll = false);
 
     /// <summary>The ladder measured by <c>usage --breakdown</c>.</summary>
     public static IReadOnlyList<Step> Ladder(RawProducerSettings raw) =>
@@ -31,6 +35,7 @@ public static class UsageBreakdown
         new("+ key, murmur2_random", true, false, false, raw.LingerMs, Confluent.Kafka.Partitioner.Murmur2Random),
         new("+ key + 2 headers", true, true, false, raw.LingerMs),
         new("+ key + 2 headers + encode", true, true, true, raw.LingerMs),
+        new("+ key + 2 headers + encode, inline reports", true, true, true, raw.LingerMs, InlinePoll: true),
         new("+ key + 2 headers + encode, linger 25", true, true, true, 25),
     ];
 
@@ -69,6 +74,7 @@ public static class UsageBreakdown
         var config = UsageThroughput.ProducerConfig(bootstrap, raw with { LingerMs = step.LingerMs }, "streaming-bench-usage-breakdown");
         config.DeliveryReportFields = "status";
         config.Partitioner = step.Partitioner;
+        config.Set("dotnet.producer.enable.background.poll", step.InlinePoll ? "false" : "true");
         long failed = 0;
         using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
         void OnDelivery(DeliveryReport<byte[], byte[]> r)
@@ -98,6 +104,11 @@ public static class UsageBreakdown
                 try
                 {
                     producer.Produce(step.Keyed ? any : targets[i / raw.BlockRecords % partitions], message, OnDelivery);
+                    if (step.InlinePoll && (i & 63) == 0)
+                    {
+                        producer.Poll(TimeSpan.Zero);
+                    }
+
                     break;
                 }
                 catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)

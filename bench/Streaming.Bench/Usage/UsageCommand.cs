@@ -16,11 +16,14 @@ public sealed record UsageOptions
     /// <summary>Records per phase and repetition.</summary>
     public long Records { get; init; } = 500_000;
 
-    /// <summary>Timed repetitions after the discarded warm-up.</summary>
-    public int Repetitions { get; init; } = 3;
+    /// <summary>Timed repetitions after the discarded warm-ups.</summary>
+    public int Repetitions { get; init; } = 5;
 
-    /// <summary>Run the discarded warm-up first.</summary>
-    public bool Warmup { get; init; } = true;
+    /// <summary>Discarded warm-up repetitions (all three phases) before the timed ones, so tiered JIT and PGO have settled.</summary>
+    public int Warmups { get; init; } = 3;
+
+    /// <summary>Records per phase of a warm-up repetition (at most <see cref="Records"/>).</summary>
+    public long WarmupRecords { get; init; } = 300_000;
 
     /// <summary>Partitions of each phase's topic (0 = enough for the embedded broker's retention).</summary>
     public int Partitions { get; init; }
@@ -45,15 +48,18 @@ public sealed record UsageOptions
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        usage [--records N] [--repetitions R] [--no-warmup] [--partitions P] [--capacity C]
+        usage [--records N] [--repetitions R] [--warmups W] [--warmup-records M] [--no-warmup] [--partitions P] [--capacity C]
               [--lines-per-request L] [--concurrency K] [--bootstrap-servers LIST] [--json FILE] [--breakdown]
 
           Usage ingestion into billing.usage-shaped Avro, three phases per repetition on the same broker:
           raw Confluent.Kafka byte produce (the baseline, value size = the encoded usage record's), the library
           API (UsageIngestor.TryEnqueue) and POST /ingest/usage (Kestrel on loopback, K clients, L lines per
           request). Each timed until Kafka acknowledged every record; ratios to raw per repetition.
-          Defaults: 500,000 records, 3 repetitions after 1 warm-up, capacity 100,000, 2,000 lines x 4 clients.
-          --breakdown: instead, a ladder of produce loops (null key -> key -> headers -> encoding -> linger), N records
+          Defaults: 500,000 records, 5 repetitions after 3 discarded warm-ups of 300,000 records (until tiered
+          JIT/PGO has settled: the HTTP path's CPU per record falls for ~1 million records), capacity 100,000,
+          2,000 lines x 4 clients. --no-warmup = --warmups 0.
+          --breakdown: instead, a ladder of produce loops (null key -> key -> headers -> encoding -> reports on the
+          producing thread -> linger), N records
           each, R times, to show what each step of the library path costs relative to raw.
         """;
 
@@ -64,7 +70,9 @@ public sealed record UsageOptions
         {
             "--records" => o with { Records = a.NonNegative() },
             "--repetitions" => o with { Repetitions = a.NonNegativeInt() },
-            "--no-warmup" => o with { Warmup = false },
+            "--no-warmup" => o with { Warmups = 0 },
+            "--warmups" => o with { Warmups = a.NonNegativeInt() },
+            "--warmup-records" => o with { WarmupRecords = a.NonNegative() },
             "--breakdown" => o with { Breakdown = true },
             "--partitions" => o with { Partitions = a.NonNegativeInt() },
             "--capacity" => o with { Capacity = a.NonNegativeInt() },
@@ -75,9 +83,9 @@ public sealed record UsageOptions
             _ => throw a.Unknown(),
         });
 
-        if (o.Records < 1 || o.Repetitions < 1 || o.Capacity < 1 || o.LinesPerRequest < 1 || o.Concurrency < 1)
+        if (o.Records < 1 || o.Repetitions < 1 || o.Capacity < 1 || o.LinesPerRequest < 1 || o.Concurrency < 1 || (o.Warmups > 0 && o.WarmupRecords < 1))
         {
-            throw new ArgumentException("--records, --repetitions, --capacity, --lines-per-request and --concurrency must be at least 1.");
+            throw new ArgumentException("--records, --repetitions, --warmup-records, --capacity, --lines-per-request and --concurrency must be at least 1.");
         }
 
         return o;
@@ -105,7 +113,8 @@ public sealed record UsageReport(
     string Scenario, DateTimeOffset StartedUtc, string Machine, string Broker, long Records, int EncodedValueBytes, int Partitions,
     string ProducerSettings, int Capacity, int LinesPerRequest, int Concurrency, IReadOnlyList<UsageRepetition> Repetitions,
     Summary RawRecordsPerSecond, Summary LibraryRecordsPerSecond, Summary HttpRecordsPerSecond, Summary LibraryRatio, Summary HttpRatio,
-    Summary RawCpuMicrosPerRecord, Summary LibraryCpuMicrosPerRecord, Summary HttpCpuMicrosPerRecord, Summary LibraryCpuRatio, Summary HttpCpuRatio);
+    Summary RawCpuMicrosPerRecord, Summary LibraryCpuMicrosPerRecord, Summary HttpCpuMicrosPerRecord, Summary LibraryCpuRatio, Summary HttpCpuRatio,
+    int Warmups, long WarmupRecords);
 
 /// <summary>The <c>usage</c> subcommand.</summary>
 public static class UsageCommand
@@ -135,6 +144,9 @@ public static class UsageCommand
         Console.WriteLine($"  library     : UsageIngestor.TryEnqueue from one thread (sleep 1 ms when at capacity {options.Capacity:N0}), then FlushAsync");
         Console.WriteLine($"  http        : POST /ingest/usage on Kestrel (loopback, same process), {options.Concurrency} clients x {options.LinesPerRequest:N0} lines per request; answered after Kafka acks");
         Console.WriteLine($"  raw         : RawThroughput.MeasureProduceAsync, {valueBytes} B values, null key, no headers (the Foundation baseline)");
+        Console.WriteLine(options.Breakdown
+            ? $"  repetitions : {options.Repetitions} runs of the ladder, no warm-up"
+            : $"  repetitions : {options.Warmups} discarded warm-up(s) of {Math.Min(options.Records, options.WarmupRecords):N0} records, then {options.Repetitions} timed");
         Console.WriteLine($"  load (1/5/15): {BenchMachine.LoadAverage()}");
         Console.WriteLine();
         if (options.Breakdown)
@@ -153,29 +165,30 @@ public static class UsageCommand
         var started = DateTimeOffset.UtcNow;
         var runId = started.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
         var repetitions = new List<UsageRepetition>();
-        for (var rep = options.Warmup ? 0 : 1; rep <= options.Repetitions; rep++)
+        for (var rep = 1 - options.Warmups; rep <= options.Repetitions; rep++)
         {
-            var label = rep == 0 ? "warm-up" : $"run {rep}/{options.Repetitions}";
+            var label = rep <= 0 ? $"warm-up {rep + options.Warmups}" : $"run {rep}/{options.Repetitions}";
+            var records = rep <= 0 ? Math.Min(options.Records, options.WarmupRecords) : options.Records;
             var rawTopic = $"bench.usage-raw.{runId}.{rep}";
             await broker.CreateTopicAsync(rawTopic, partitions).ConfigureAwait(false);
             var rawCpu = UsageThroughput.ProcessCpu();
-            var raw = await RawThroughput.MeasureProduceAsync(broker.BootstrapServers, rawTopic, partitions, options.Records, valueBytes, settings, cancellationToken: ct).ConfigureAwait(false);
+            var raw = await RawThroughput.MeasureProduceAsync(broker.BootstrapServers, rawTopic, partitions, records, valueBytes, settings, cancellationToken: ct).ConfigureAwait(false);
 
-            var rawCpuPerRecord = (UsageThroughput.ProcessCpu() - rawCpu).TotalMicroseconds / options.Records;
+            var rawCpuPerRecord = (UsageThroughput.ProcessCpu() - rawCpu).TotalMicroseconds / records;
 
             var libTopic = await UsageTopicAsync(broker, client, $"bench.usage-lib.{runId}.{rep}", partitions).ConfigureAwait(false);
-            var library = await UsageThroughput.MeasureLibraryAsync(broker.BootstrapServers, client, libTopic, options.Records, settings, options.Capacity, ct).ConfigureAwait(false);
-            Verify(broker, libTopic, partitions, options.Records);
+            var library = await UsageThroughput.MeasureLibraryAsync(broker.BootstrapServers, client, libTopic, records, settings, options.Capacity, ct).ConfigureAwait(false);
+            Verify(broker, libTopic, partitions, records);
 
             var httpTopic = await UsageTopicAsync(broker, client, $"bench.usage-http.{runId}.{rep}", partitions).ConfigureAwait(false);
-            var http = await UsageThroughput.MeasureHttpAsync(broker.BootstrapServers, client, httpTopic, options.Records, settings, options.Capacity,
+            var http = await UsageThroughput.MeasureHttpAsync(broker.BootstrapServers, client, httpTopic, records, settings, options.Capacity,
                 options.LinesPerRequest, options.Concurrency, ct).ConfigureAwait(false);
-            Verify(broker, httpTopic, partitions, options.Records);
+            Verify(broker, httpTopic, partitions, records);
             await broker.CheckForDroppedDataAsync().ConfigureAwait(false);
 
             var r = new UsageRepetition(rep, raw, rawCpuPerRecord, library, http);
             Console.WriteLine($"  {label,-9} raw {raw.RecordsPerSecond,11:N0} rec/s   library {library.RecordsPerSecond,11:N0} rec/s ({r.LibraryRatio:P0} of raw, peak heap {library.Memory.PeakManagedMb:N0} MB, ws {library.Memory.PeakWorkingSetMb:N0} MB)   " +
-                $"http {http.RecordsPerSecond,11:N0} rec/s ({r.HttpRatio:P0} of raw, peak heap {http.Memory.PeakManagedMb:N0} MB, ws {http.Memory.PeakWorkingSetMb:N0} MB)" + (rep == 0 ? "   [discarded]" : ""));
+                $"http {http.RecordsPerSecond,11:N0} rec/s ({r.HttpRatio:P0} of raw, peak heap {http.Memory.PeakManagedMb:N0} MB, ws {http.Memory.PeakWorkingSetMb:N0} MB)" + (rep <= 0 ? "   [discarded]" : ""));
             Console.WriteLine($"  {"",-9} CPU µs/record (all threads, broker included): raw {rawCpuPerRecord:N2}   library {library.CpuMicrosPerRecord:N2} (raw/library {r.LibraryCpuRatio:N2})   http {http.CpuMicrosPerRecord:N2} (raw/http {r.HttpCpuRatio:N2})");
             if (rep > 0)
             {
@@ -188,7 +201,8 @@ public static class UsageCommand
             Summary.Of(repetitions.Select(r => r.Raw.RecordsPerSecond)), Summary.Of(repetitions.Select(r => r.Library.RecordsPerSecond)),
             Summary.Of(repetitions.Select(r => r.Http.RecordsPerSecond)), Summary.Of(repetitions.Select(r => r.LibraryRatio)), Summary.Of(repetitions.Select(r => r.HttpRatio)),
             Summary.Of(repetitions.Select(r => r.RawCpuMicrosPerRecord)), Summary.Of(repetitions.Select(r => r.Library.CpuMicrosPerRecord)),
-            Summary.Of(repetitions.Select(r => r.Http.CpuMicrosPerRecord)), Summary.Of(repetitions.Select(r => r.LibraryCpuRatio)), Summary.Of(repetitions.Select(r => r.HttpCpuRatio)));
+            Summary.Of(repetitions.Select(r => r.Http.CpuMicrosPerRecord)), Summary.Of(repetitions.Select(r => r.LibraryCpuRatio)), Summary.Of(repetitions.Select(r => r.HttpCpuRatio)),
+            options.Warmups, Math.Min(options.Records, options.WarmupRecords));
 
         Console.WriteLine();
         Console.WriteLine($"Results ({repetitions.Count} timed runs; median [min - max]; every record verified in the log exactly once):");
@@ -203,6 +217,10 @@ public static class UsageCommand
         Console.WriteLine($"  raw {report.RawCpuMicrosPerRecord.Median:N2} µs [{report.RawCpuMicrosPerRecord.Min:N2} - {report.RawCpuMicrosPerRecord.Max:N2}]" +
             $"   library {report.LibraryCpuMicrosPerRecord.Median:N2} µs [{report.LibraryCpuMicrosPerRecord.Min:N2} - {report.LibraryCpuMicrosPerRecord.Max:N2}], raw/library {report.LibraryCpuRatio.Median:N2} [{report.LibraryCpuRatio.Min:N2} - {report.LibraryCpuRatio.Max:N2}]" +
             $"   http {report.HttpCpuMicrosPerRecord.Median:N2} µs [{report.HttpCpuMicrosPerRecord.Min:N2} - {report.HttpCpuMicrosPerRecord.Max:N2}], raw/http {report.HttpCpuRatio.Median:N2} [{report.HttpCpuRatio.Min:N2} - {report.HttpCpuRatio.Max:N2}]");
+        // When a path is CPU-bound, N idle cores give at most N seconds of CPU per second: the ceiling its CPU per record implies.
+        var cores = Environment.ProcessorCount;
+        Console.WriteLine($"  CPU-bound ceiling on {cores} idle cores ({cores} × 10^6 / median CPU µs per record): raw {cores * 1e6 / report.RawCpuMicrosPerRecord.Median:N0}/s" +
+            $"   library {cores * 1e6 / report.LibraryCpuMicrosPerRecord.Median:N0}/s   http {cores * 1e6 / report.HttpCpuMicrosPerRecord.Median:N0}/s");
         Console.WriteLine();
         Console.WriteLine($"  load (1/5/15) after: {BenchMachine.LoadAverage()}");
         if (options.JsonPath is not null)

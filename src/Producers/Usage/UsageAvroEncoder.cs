@@ -9,7 +9,8 @@ namespace Streaming.Producers.Usage;
 /// <summary>
 /// Writes a <see cref="UsageRecord"/> as a <c>billing.usage.v1</c> value in the Confluent wire format (magic byte 0,
 /// 4-byte big-endian schema id, Avro binary of <see cref="UsageEvent"/>) straight into a byte array: no
-/// <c>AvroDecimal</c>/<c>BigInteger</c>, no generic datum writer, one allocation per record. The output is
+/// <c>AvroDecimal</c>/<c>BigInteger</c>, no generic datum writer, one allocation per record (the result; each string is
+/// transcoded once into a reused per-thread buffer). The output is
 /// byte-for-byte what Confluent's <c>AvroSerializer&lt;UsageEvent&gt;</c> writes for the same values (tested), so
 /// every Confluent deserializer reads it. It is bound to the field order of <c>schemas/billing/usage.avsc</c>; a test
 /// fails if the schema changes under it.
@@ -93,49 +94,52 @@ public sealed class UsageAvroEncoder
             throw new ArgumentException($"quantity {record.Quantity} does not fit Avro decimal(18,6): at most 6 digits after the point and 12 before it.", nameof(record));
         }
 
-        var size = 5
-            + StringSize(record.UsageEventId, nameof(UsageRecord.UsageEventId))
-            + StringSize(record.SubscriptionItemId, nameof(UsageRecord.SubscriptionItemId))
-            + StringSize(record.CustomerId, nameof(UsageRecord.CustomerId))
-            + StringSize(record.Meter, nameof(UsageRecord.Meter))
-            + DecimalSize(unscaled)
-            + LongSize(record.OccurredAt.ToUnixTimeMilliseconds())
-            + LongSize(record.ReceivedAt.ToUnixTimeMilliseconds())
-            + StringSize(record.Source, nameof(UsageRecord.Source))
-            + MapSize(record.Attributes);
-        var buffer = new byte[size];
-        var span = buffer.AsSpan();
+        // One pass into a per-thread scratch buffer sized for the worst case (3 UTF-8 bytes per UTF-16 char), then one
+        // copy of exactly the bytes written: each string is transcoded once, not counted and then transcoded.
+        var bound = 5 + MaxStringSize(record.UsageEventId) + MaxStringSize(record.SubscriptionItemId) + MaxStringSize(record.CustomerId)
+            + MaxStringSize(record.Meter) + 9 + 10 + 10 + MaxStringSize(record.Source) + MaxMapSize(record.Attributes);
+        var scratch = t_scratch is { } cached && cached.Length >= bound ? cached : NewScratch(bound);
+        var span = scratch.AsSpan();
         span[0] = 0;
         BinaryPrimitives.WriteInt32BigEndian(span[1..], SchemaId);
         var at = 5;
-        at += WriteString(span[at..], record.UsageEventId);
-        at += WriteString(span[at..], record.SubscriptionItemId);
-        at += WriteString(span[at..], record.CustomerId);
-        at += WriteString(span[at..], record.Meter);
+        at += WriteString(span[at..], record.UsageEventId, nameof(UsageRecord.UsageEventId));
+        at += WriteString(span[at..], record.SubscriptionItemId, nameof(UsageRecord.SubscriptionItemId));
+        at += WriteString(span[at..], record.CustomerId, nameof(UsageRecord.CustomerId));
+        at += WriteString(span[at..], record.Meter, nameof(UsageRecord.Meter));
         at += WriteDecimal(span[at..], unscaled);
         at += WriteLong(span[at..], record.OccurredAt.ToUnixTimeMilliseconds());
         at += WriteLong(span[at..], record.ReceivedAt.ToUnixTimeMilliseconds());
-        at += WriteString(span[at..], record.Source);
+        at += WriteString(span[at..], record.Source, nameof(UsageRecord.Source));
         at += WriteMap(span[at..], record.Attributes);
-        return at == size ? buffer : throw new InvalidOperationException($"UsageAvroEncoder wrote {at} bytes, sized {size}.");
+        return span[..at].ToArray();
     }
 
-    private static int StringSize(string? value, string field)
+    [ThreadStatic]
+    private static byte[]? t_scratch;
+
+    private const int MaxCachedScratch = 64 * 1024;
+
+    private static byte[] NewScratch(int bound)
     {
-        if (value is null)
+        var scratch = new byte[Math.Max(bound, 1024)];
+        // A rare huge record gets a buffer of its own; the cached one stays small.
+        if (scratch.Length <= MaxCachedScratch)
         {
-            throw new ArgumentException($"{field} is required.", field);
+            t_scratch = scratch;
         }
 
-        var bytes = Utf8.GetByteCount(value);
-        return LongSize(bytes) + bytes;
+        return scratch;
     }
 
-    private static int MapSize(IReadOnlyDictionary<string, string>? map)
+    // Null is refused by WriteString, naming the field; here it only must not break the bound.
+    private static int MaxStringSize(string? value) => value is null ? 0 : LongSize(3L * value.Length) + (3 * value.Length);
+
+    private static int MaxMapSize(IReadOnlyDictionary<string, string>? map)
     {
         if (map is null || map.Count == 0)
         {
-            return 1; // end-of-map marker
+            return 1;
         }
 
         var size = LongSize(map.Count) + 1;
@@ -144,7 +148,7 @@ public sealed class UsageAvroEncoder
             // The struct enumerator: no boxed enumerator per record on the common path.
             foreach (var (key, value) in dictionary)
             {
-                size += StringSize(key, "attributes key") + StringSize(value, "attributes value");
+                size += MaxStringSize(key) + MaxStringSize(value);
             }
 
             return size;
@@ -152,7 +156,7 @@ public sealed class UsageAvroEncoder
 
         foreach (var (key, value) in map)
         {
-            size += StringSize(key, "attributes key") + StringSize(value, "attributes value");
+            size += MaxStringSize(key) + MaxStringSize(value);
         }
 
         return size;
@@ -172,16 +176,16 @@ public sealed class UsageAvroEncoder
         {
             foreach (var (key, value) in dictionary)
             {
-                at += WriteString(span[at..], key);
-                at += WriteString(span[at..], value);
+                at += WriteString(span[at..], key, "attributes key");
+                at += WriteString(span[at..], value, "attributes value");
             }
         }
         else
         {
             foreach (var (key, value) in map)
             {
-                at += WriteString(span[at..], key);
-                at += WriteString(span[at..], value);
+                at += WriteString(span[at..], key, "attributes key");
+                at += WriteString(span[at..], value, "attributes value");
             }
         }
 
@@ -189,20 +193,28 @@ public sealed class UsageAvroEncoder
         return at + 1;
     }
 
-    private static int WriteString(Span<byte> span, string value)
+    // Zig-zag length, then UTF-8. The bytes are transcoded once, after room for the longest possible length prefix; when
+    // the actual prefix is shorter (only for strings of 22+ chars), they are moved down to follow it.
+    private static int WriteString(Span<byte> span, string? value, string field)
     {
-        var bytes = Utf8.GetByteCount(value);
-        var at = WriteLong(span, bytes);
-        return at + Utf8.GetBytes(value, span[at..]);
+        if (value is null)
+        {
+            throw new ArgumentException($"{field} is required.", field);
+        }
+
+        var reserved = LongSize(3L * value.Length);
+        var bytes = Utf8.GetBytes(value, span[reserved..]);
+        var prefix = LongSize(bytes);
+        if (prefix != reserved)
+        {
+            span.Slice(reserved, bytes).CopyTo(span[prefix..]);
+        }
+
+        WriteLong(span, bytes);
+        return prefix + bytes;
     }
 
     // Avro decimal on bytes: the unscaled value as minimal big-endian two's complement (what BigInteger.ToByteArray gives, reversed).
-    private static int DecimalSize(long unscaled)
-    {
-        var n = TwosComplementLength(unscaled);
-        return LongSize(n) + n;
-    }
-
     private static int WriteDecimal(Span<byte> span, long unscaled)
     {
         var n = TwosComplementLength(unscaled);

@@ -25,14 +25,21 @@ public sealed class UsageIngestor : IDisposable
     private readonly ILogger _log;
     private readonly Action<DeliveryReport<byte[], byte[]>> _onDelivery;
     private readonly UsageContext _defaultContext;
-    // Each hot counter on its own cache line: _enqueued is written by producing threads, _delivered by the client's
-    // delivery-report thread, _inFlight by both; sharing one line would bounce it between cores on every record.
+    private readonly TopicPartition _target;
+    // Each hot counter on its own cache line: _enqueued is written by producing threads, _delivered by whichever thread
+    // serves delivery reports, _inFlight by both; sharing one line would bounce it between cores on every record.
     private PaddedCounter _inFlight;
     private PaddedCounter _enqueued;
     private PaddedCounter _delivered;
     private long _failed;
     private Error? _firstError;
     private int _disposed;
+    // Set when the ingestor serves its own producer's delivery reports (see CreateAsync): producing threads poll inline
+    // every 64th record (PollEveryMask), and _poller covers the gaps (idle callers, batches waiting for their last reports).
+    private readonly Thread? _poller;
+    private long _lastInlinePoll;
+    private const int PollEveryMask = 63;
+    private const long PollerIdleMs = 2;
 
     /// <summary>Wraps an existing producer (not disposed by the ingestor). <paramref name="capacity"/> defaults to the options' capacity.</summary>
     public UsageIngestor(IProducer<byte[], byte[]> producer, UsageAvroEncoder encoder, UsageIngestorOptions? options = null, ILogger<UsageIngestor>? logger = null)
@@ -40,7 +47,8 @@ public sealed class UsageIngestor : IDisposable
     {
     }
 
-    private UsageIngestor(IProducer<byte[], byte[]> producer, bool ownsProducer, UsageAvroEncoder encoder, UsageIngestorOptions options, int capacity, ILogger? logger)
+    private UsageIngestor(IProducer<byte[], byte[]> producer, bool ownsProducer, UsageAvroEncoder encoder, UsageIngestorOptions options, int capacity, ILogger? logger,
+        bool pollsInline = false)
     {
         ArgumentNullException.ThrowIfNull(producer);
         ArgumentNullException.ThrowIfNull(encoder);
@@ -53,12 +61,21 @@ public sealed class UsageIngestor : IDisposable
         _log = logger ?? NullLogger.Instance;
         _onDelivery = OnDelivery;
         _defaultContext = UsageContext.Create(options.DefaultCorrelationId);
+        _target = new TopicPartition(options.Topic, Partition.Any);
+        if (pollsInline)
+        {
+            _poller = new Thread(PollWhileIdle) { IsBackground = true, Name = "usage-ingest-poll" };
+            _poller.Start();
+        }
     }
 
     /// <summary>
     /// Builds an ingestor with its own producer from <paramref name="config"/> (idempotent and <c>acks=all</c> unless the
     /// config says otherwise) and the registry id of the usage schema. The capacity is the smaller of the options'
-    /// and the producer's <c>queue.buffering.max.messages</c> (librdkafka default 100,000).
+    /// and the producer's <c>queue.buffering.max.messages</c> (librdkafka default 100,000). Unless the config sets
+    /// <c>dotnet.producer.enable.background.poll=true</c>, delivery reports are served by the producing threads (every
+    /// 64th record, and when at capacity) and by the ingestor's own <c>usage-ingest-poll</c> thread when no caller has
+    /// polled for 2 ms, instead of by Confluent's background poll thread.
     /// </summary>
     public static async Task<UsageIngestor> CreateAsync(ProducerConfig config, ISchemaRegistryClient registry, UsageIngestorOptions? options = null,
         ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
@@ -69,17 +86,27 @@ public sealed class UsageIngestor : IDisposable
         var producerConfig = new ProducerConfig(config.ToDictionary(kv => kv.Key, kv => kv.Value));
         producerConfig.EnableIdempotence ??= true;
         producerConfig.Acks ??= Acks.All;
-        // Reports carry status only: copying key and value back per record would cost throughput for nothing.
-        producerConfig.DeliveryReportFields ??= "status";
+        // Reports carry the error only: copying key, value or the persistence status back per record would cost
+        // throughput (one more native call per report for the status) for nothing.
+        producerConfig.DeliveryReportFields ??= "none";
         var capacity = Math.Min(options.Capacity, producerConfig.QueueBufferingMaxMessages ?? 100_000);
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<UsageIngestor>();
+        // Delivery reports are served by the producing threads themselves (every 64 records) instead of Confluent's
+        // background poll thread: librdkafka mallocs each message and its headers on the producing thread and frees them
+        // when the report is served, and freeing on another thread made both threads contend for the allocator's lock.
+        // Only an explicit "true" keeps Confluent's poll thread.
+        var pollsInline = !string.Equals(producerConfig.Get(BackgroundPollKey), "true", StringComparison.OrdinalIgnoreCase);
+        producerConfig.Set(BackgroundPollKey, pollsInline ? "false" : "true");
+
         var producer = new ProducerBuilder<byte[], byte[]>(producerConfig)
             .SetLogHandler((_, m) => logger.Log(m.Level <= SyslogLevel.Error ? LogLevel.Error : m.Level <= SyslogLevel.Warning ? LogLevel.Warning : LogLevel.Debug,
                 "librdkafka {Facility}: {Message}", m.Facility, m.Message))
             .SetErrorHandler((_, e) => logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Usage producer error {Code}: {Reason}", e.Code, e.Reason))
             .Build();
-        return new UsageIngestor(producer, ownsProducer: true, encoder, options, capacity, logger);
+        return new UsageIngestor(producer, ownsProducer: true, encoder, options, capacity, logger, pollsInline);
     }
+
+    private const string BackgroundPollKey = "dotnet.producer.enable.background.poll";
 
     /// <summary>Most records queued and unacknowledged at once.</summary>
     public int Capacity { get; }
@@ -113,7 +140,17 @@ public sealed class UsageIngestor : IDisposable
         // the CPU the producer needs to drain the queue.
         if (!TryReserve(1))
         {
-            return false;
+            // Serving the reports that are ready frees their room; only then is the caller told to back off.
+            if (_poller is null)
+            {
+                return false;
+            }
+
+            PollInline();
+            if (!TryReserve(1))
+            {
+                return false;
+            }
         }
 
         byte[] value;
@@ -139,8 +176,17 @@ public sealed class UsageIngestor : IDisposable
         var headers = (context ?? _defaultContext).Headers;
         while (!TryProduceReserving(key, value, headers))
         {
-            // Room comes back as delivery reports arrive (within milliseconds at volume); a short sleep is cheaper than a
-            // signal per delivery report on the client's poll thread.
+            // Room comes back as delivery reports are served: first those ready now, on this thread; then a short
+            // sleep, cheaper than a signal per delivery report.
+            if (_poller is not null)
+            {
+                PollInline();
+                if (TryProduceReserving(key, value, headers))
+                {
+                    return;
+                }
+            }
+
             await Task.Delay(1, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -219,8 +265,8 @@ public sealed class UsageIngestor : IDisposable
         {
             try
             {
-                _producer.Produce(_options.Topic, message, onDelivery);
-                Interlocked.Increment(ref _enqueued.Value);
+                _producer.Produce(_target, message, onDelivery);
+                Produced();
                 return true;
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -249,8 +295,8 @@ public sealed class UsageIngestor : IDisposable
     {
         try
         {
-            _producer.Produce(_options.Topic, new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers }, _onDelivery);
-            Interlocked.Increment(ref _enqueued.Value);
+            _producer.Produce(_target, new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers }, _onDelivery);
+            Produced();
             return true;
         }
         catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -262,6 +308,52 @@ public sealed class UsageIngestor : IDisposable
         {
             Release(1);
             throw;
+        }
+    }
+
+    private void Produced()
+    {
+        if ((Interlocked.Increment(ref _enqueued.Value) & PollEveryMask) == 0 && _poller is not null)
+        {
+            PollInline();
+        }
+    }
+
+    /// <summary>Serves the delivery reports that are ready on the calling thread (never blocks).</summary>
+    private void PollInline()
+    {
+        Volatile.Write(ref _lastInlinePoll, Environment.TickCount64);
+        _producer.Poll(TimeSpan.Zero);
+    }
+
+    /// <summary>
+    /// The poller thread: while producing threads poll inline it only sleeps; when they have not polled for a couple of
+    /// milliseconds (idle caller, batch waiting for its last reports, flush) it serves reports itself as they arrive.
+    /// </summary>
+    private void PollWhileIdle()
+    {
+        while (Volatile.Read(ref _disposed) == 0)
+        {
+            if (Environment.TickCount64 - Volatile.Read(ref _lastInlinePoll) < PollerIdleMs)
+            {
+                Thread.Sleep(1);
+                continue;
+            }
+
+            try
+            {
+                _producer.Poll(TimeSpan.FromMilliseconds(10));
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // An exception must not end this thread (nor the process): without it, idle records would never be acknowledged.
+                _log.LogError(ex, "Usage ingestor poll failed; retrying");
+                Thread.Sleep(100);
+            }
         }
     }
 
@@ -315,6 +407,12 @@ public sealed class UsageIngestor : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0 || !_ownsProducer)
         {
             return;
+        }
+
+        // Flush serves the remaining reports itself; the poller must be gone before the producer is.
+        if (_poller is not null && _poller != Thread.CurrentThread)
+        {
+            _poller.Join();
         }
 
         var left = _producer.Flush(_options.QueueFullWait);

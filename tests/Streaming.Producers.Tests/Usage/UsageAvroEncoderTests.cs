@@ -26,6 +26,9 @@ public sealed class UsageAvroEncoderTests(UsageStack stack) : IClassFixture<Usag
         { "two's complement edge 128", 0.000128m, null },
         { "two's complement edge 32768", 0.032768m, null },
         { "unicode", 42.5m, "région=Zürich;名前=値" },
+        // Length prefixes of 1 and 2 bytes, with the bytes moved down after a shorter prefix than the worst case reserved.
+        { "long and multi-byte strings", 3m, $"ascii={new string('a', 30)};accents={new string('é', 30)};long={new string('x', 70)};cjk={new string('値', 25)}" },
+        { "a record larger than the reused encode buffer", 1m, $"big={new string('z', 30_000)}" },
     };
 
     [Theory]

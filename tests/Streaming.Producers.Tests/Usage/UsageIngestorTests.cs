@@ -123,6 +123,35 @@ public sealed class UsageIngestorTests(UsageStack stack) : IClassFixture<UsageSt
         Assert.Equal(8, stack.ReadAll(topic, 8, ct).Count);
     }
 
+    [Theory]
+    [InlineData(null)]     // default: reports served by the producing thread and the ingestor's idle poller
+    [InlineData("true")]   // explicitly configured: Confluent's background poll thread serves them
+    public async Task Deliveries_are_counted_without_a_flush_whoever_serves_the_reports(string? backgroundPoll)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = await stack.NewTopicAsync(2);
+        var config = stack.ProducerConfig();
+        if (backgroundPoll is not null)
+        {
+            config.Set("dotnet.producer.enable.background.poll", backgroundPoll);
+        }
+
+        using var ingestor = await UsageIngestor.CreateAsync(config, stack.Client, new UsageIngestorOptions { Topic = topic }, cancellationToken: ct);
+        for (var i = 0; i < 150; i++)
+        {
+            Assert.True(ingestor.TryEnqueue(Record(i)));
+        }
+
+        // Nobody calls FlushAsync: the caller went idle after 150 records, so the last reports must still be served.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (ingestor.Delivered < 150 && waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(10, ct);
+        }
+
+        Assert.Equal((150, 150, 0, 0), (ingestor.Enqueued, ingestor.Delivered, ingestor.Failed, ingestor.InFlight));
+    }
+
     [Fact]
     public async Task A_failed_delivery_fails_the_batch_and_the_flush()
     {
