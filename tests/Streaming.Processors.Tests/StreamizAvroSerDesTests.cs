@@ -67,4 +67,39 @@ public sealed class StreamizAvroSerDesTests(RegistryFixture registry) : IClassFi
 
         Assert.Contains("magic byte 1", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_source_serdes_decodes_the_same_byte_array_once_and_every_new_array_again()
+    {
+        var source = new StreamizAvroSerDes<Invoice>(registry.Client) { DecodeOncePerRecord = true };
+        var plain = new StreamizAvroSerDes<Invoice>(registry.Client);
+        var context = new SerializationContext(MessageComponentType.Value, Topics.BillingInvoices);
+        var bytes = plain.Serialize(Invoice(), context);
+        var copy = (byte[])bytes.Clone();
+
+        var first = source.Deserialize(bytes, context);
+        var again = source.Deserialize(bytes, context);
+        var fromCopy = source.Deserialize(copy, context);
+
+        Assert.Same(first, again);
+        Assert.NotSame(first, fromCopy);
+        Assert.Equal("in_1", fromCopy.invoiceId);
+        Assert.NotSame(plain.Deserialize(bytes, context), plain.Deserialize(bytes, context));
+    }
+
+    [Fact]
+    public void Reading_many_records_gives_independent_objects_with_every_line_and_tax_line()
+    {
+        var serdes = new StreamizAvroSerDes<Invoice>(registry.Client);
+        var context = new SerializationContext(MessageComponentType.Value, Topics.BillingInvoices);
+        var bytes = serdes.Serialize(Invoice(), context);
+
+        var a = serdes.Deserialize(bytes, context);
+        var b = serdes.Deserialize(bytes, context);
+        a.lines.Clear();
+
+        Assert.Single(b.lines);
+        Assert.Equal("US-CA", b.taxLines[0].jurisdictionCode);
+        Assert.Equal(bytes, serdes.Serialize(b, context));
+    }
 }

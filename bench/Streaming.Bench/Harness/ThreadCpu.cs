@@ -45,6 +45,17 @@ public sealed class ThreadCpu
         return new ThreadCpu(threads);
     }
 
+    /// <summary>CPU used since <paramref name="before"/> per thread name (threads of one name summed), most first.</summary>
+    public IReadOnlyList<(string Name, TimeSpan Cpu)> ByName(ThreadCpu before)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        return _threads.GroupBy(t => t.Value.Name)
+            .Select(g => (g.Key, TimeSpan.FromSeconds(g.Sum(t => t.Value.Ticks - (before._threads.TryGetValue(t.Key, out var b) ? b.Ticks : 0)) / TicksPerSecond)))
+            .Where(t => t.Item2 > TimeSpan.Zero)
+            .OrderByDescending(t => t.Item2)
+            .ToList();
+    }
+
     /// <summary>The thread that used the most CPU since <paramref name="before"/>, excluding librdkafka's own threads.</summary>
     public (string Name, TimeSpan Cpu) Busiest(ThreadCpu before)
     {

@@ -37,6 +37,9 @@ public sealed record ProcessorsOptions
     /// <summary>Print the topology's output progress every 100 ms.</summary>
     public bool Verbose { get; init; }
 
+    /// <summary>Run every side once on the same invoices before the measured run (JIT warm-up), and discard it.</summary>
+    public bool Warmup { get; init; } = true;
+
     /// <summary>Run only the topology (for profiling): no pass-through, no loops, no ratios.</summary>
     public bool TopologyOnly { get; init; }
 
@@ -45,7 +48,7 @@ public sealed record ProcessorsOptions
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        processors [--records N] [--customers C] [--eos] [--max-poll-records N] [--config key=value]... [--topology-only] [--verbose]
+        processors [--records N] [--customers C] [--eos] [--max-poll-records N] [--config key=value]... [--no-warmup] [--topology-only] [--verbose]
 
           Finance mapping with its GlobalKTable lookups: the Streamiz topology (1 stream thread, RocksDB state)
           and a hand-written Confluent.Kafka consume → transform → produce loop doing the same lookups and the same
@@ -53,7 +56,8 @@ public sealed record ProcessorsOptions
           ratio, managed memory and the RocksDB state size. --eos runs the topology with exactly-once. Each side is
           reported over the whole run and in steady state (from 20% to 80% of its records), with the CPU per record
           of its busiest thread (the stream thread, the loop). --config adds a Streamiz or librdkafka setting to the
-          topology and the pass-through. Fails if the embedded broker dropped any data (topics are sized for it).
+          topology and the pass-through. Every side first runs once on the same invoices (fresh application id,
+          group and state) to warm up the JIT; that run is discarded (--no-warmup skips it). Fails if the embedded broker dropped any data (topics are sized for it).
         """;
 
     /// <summary>Parses the arguments after <c>processors</c>.</summary>
@@ -74,6 +78,7 @@ public sealed record ProcessorsOptions
                 "--verbose" => o with { Verbose = true },
                 "--max-poll-records" => o with { MaxPollRecords = Int() },
                 "--topology-only" => o with { TopologyOnly = true },
+                "--no-warmup" => o with { Warmup = false },
                 "--config" => o with { Config = [.. o.Config, KeyValue()] },
                 var other => throw new ArgumentException($"Unknown option '{other}'."),
             };
@@ -119,7 +124,7 @@ public static class ProcessorsCommand
         // finance.events.v1 and the loops' topics get more partitions than the manifest's 6 (the count does not
         // change the topology's tasks, which follow its input topics). Nothing may be dropped: checked at the end.
         var outputPartitions = Math.Max(manifest.Topics.Single(t => t.Name == Topics.FinanceEvents).Partitions,
-            PartitionsToHold(options.Records, EventBytes(registry, options.Customers)));
+            PartitionsToHold(options.Records * Rounds(options), EventBytes(registry, options.Customers)));
         foreach (var t in manifest.Topics.Where(t => !t.Name.StartsWith('_')))
         {
             await broker.CreateTopicAsync(t.Name, t.Name == Topics.FinanceEvents ? outputPartitions : t.Partitions);
@@ -127,15 +132,32 @@ public static class ProcessorsCommand
 
         await broker.CreateTopicAsync(LoopOutput, outputPartitions);
         await broker.CreateTopicAsync(LoopOutput + ".serdes", outputPartitions);
+        await broker.CreateTopicAsync(PassThroughOutput, outputPartitions);
+        await registry.RegisterSchemaAsync(Topics.ValueSubject(PassThroughOutput), new Schema(Streaming.Contracts.Billing.Invoice._SCHEMA.ToString(), SchemaType.Avro));
         Console.WriteLine($"broker: {broker.Description}");
         Console.WriteLine($"producing master data ({options.Customers} customers) and {options.Records:N0} invoices ({Topics.BillingInvoices}: "
                           + $"{manifest.Topics.Single(t => t.Name == Topics.BillingInvoices).Partitions} partitions; outputs: {outputPartitions} partitions)…");
         await ProduceAsync(broker.BootstrapServers, registry, options, ct);
 
-        var passThrough = options.TopologyOnly ? null : await RunPassThroughAsync(broker, registry, options, outputPartitions, ct);
-        var streamiz = await RunTopologyAsync(broker, registry, manifest, options, outputPartitions, ct);
-        var loop = options.TopologyOnly ? null : await RunLoopAsync(broker.BootstrapServers, registry, options, topologySerdes: false, ct);
-        var loopFast = options.TopologyOnly ? null : await RunLoopAsync(broker.BootstrapServers, registry, options, topologySerdes: true, ct);
+        Result? passThrough = null, streamiz = null, loop = null, loopFast = null;
+        for (var round = 2 - Rounds(options); round < 2; round++)
+        {
+            if (round == 0)
+            {
+                Console.WriteLine("warm-up round (discarded):");
+            }
+
+            passThrough = options.TopologyOnly ? null : await RunPassThroughAsync(broker, registry, options, outputPartitions, round, ct);
+            streamiz = await RunTopologyAsync(broker, registry, manifest, options, outputPartitions, round, ct);
+            loop = options.TopologyOnly ? null : await RunLoopAsync(broker.BootstrapServers, registry, options, topologySerdes: false, round, ct);
+            loopFast = options.TopologyOnly ? null : await RunLoopAsync(broker.BootstrapServers, registry, options, topologySerdes: true, round, ct);
+            if (round == 0)
+            {
+                Console.WriteLine($"  topology {streamiz.Rate:N0} events/s, steady {streamiz.Timing.SteadyRate:N0}/s, stream thread {streamiz.Timing.ThreadCpuUs:0.0} µs per record");
+            }
+        }
+
+        ArgumentNullException.ThrowIfNull(streamiz);
         // Every topic of the run, inputs, outputs and changelogs: a dropped record would make the figures of less work than claimed.
         try
         {
@@ -174,6 +196,10 @@ public static class ProcessorsCommand
                           + $"vs loop with the topology's serdes {loopFast.Timing.ThreadCpuUs / streamiz.Timing.ThreadCpuUs:0.00}");
         return 0;
     }
+
+    private const string PassThroughOutput = "bench.passthrough";
+
+    private static int Rounds(ProcessorsOptions options) => options.Warmup ? 2 : 1;
 
     private static string LoadAverage()
         => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
@@ -221,6 +247,12 @@ public static class ProcessorsCommand
                 _end = (seconds, done, ThreadCpu.Snapshot(), Process.GetCurrentProcess().TotalProcessorTime);
             }
         }
+
+        /// <summary>CPU per record of each thread name over the window (µs), most first.</summary>
+        public string Threads()
+            => _start is { } a && _end is { } b
+                ? string.Join(", ", b.Threads.ByName(a.Threads).Take(8).Select(t => $"{t.Name} {t.Cpu.TotalMicroseconds / (b.N - a.N):0.0}"))
+                : "";
 
         public Timing Finish(double seconds, double firstOutputSeconds)
         {
@@ -310,9 +342,9 @@ public static class ProcessorsCommand
         await Task.CompletedTask;
     }
 
-    private static async Task<Result> RunTopologyAsync(BenchBroker broker, ISchemaRegistryClient registry, TopicManifest manifest, ProcessorsOptions options, int outputPartitions, CancellationToken ct)
+    private static async Task<Result> RunTopologyAsync(BenchBroker broker, ISchemaRegistryClient registry, TopicManifest manifest, ProcessorsOptions options, int outputPartitions, int round, CancellationToken ct)
     {
-        const string appId = "bench-processors";
+        var appId = $"bench-processors-{round}";
         var builder = new StreamBuilder();
         FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(registry), new FinanceMappingOptions { PersistentState = true });
         var topology = builder.Build();
@@ -328,10 +360,11 @@ public static class ProcessorsCommand
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stream = new KafkaStream(topology, config);
         stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
+        var before = EndOffsets(broker.BootstrapServers, Topics.FinanceEvents, outputPartitions);
         GC.Collect();
         await stream.StartAsync(ct);
         await running.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
-        var timing = await WatchOutputAsync(broker.BootstrapServers, Topics.FinanceEvents, outputPartitions, options, options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE, "topology", ct);
+        var timing = await WatchOutputAsync(broker.BootstrapServers, Topics.FinanceEvents, outputPartitions, before, options, options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE, $"topology-{round}", ct);
         var heap = GC.GetTotalMemory(false) / 1048576.0;
         var workingSet = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
         stream.Dispose();
@@ -358,9 +391,16 @@ public static class ProcessorsCommand
         return config;
     }
 
+    // End offsets of an output topic before a side starts: earlier rounds' output is already there.
+    private static long EndOffsets(string bootstrap, string topic, int partitionCount)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-end-offsets" }).Build();
+        return Enumerable.Range(0, partitionCount).Sum(p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(5)).High.Value);
+    }
+
     // Polls the output topic's end offsets (read_committed under EOS: the high watermark counts transaction markers
     // too) every 20 ms from state RUNNING until every record is there.
-    private static async Task<Timing> WatchOutputAsync(string bootstrap, string topic, int partitionCount, ProcessorsOptions options, bool eos, string side, CancellationToken ct)
+    private static async Task<Timing> WatchOutputAsync(string bootstrap, string topic, int partitionCount, long before, ProcessorsOptions options, bool eos, string side, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         using var counter = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
@@ -375,7 +415,7 @@ public static class ProcessorsCommand
         var lastPrint = TimeSpan.Zero;
         while (true)
         {
-            var produced = partitions.Sum(tp => counter.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value);
+            var produced = partitions.Sum(tp => counter.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value) - before;
             var now = sw.Elapsed.TotalSeconds;
             window.Observe(now, produced);
             if (produced > 0)
@@ -408,6 +448,11 @@ public static class ProcessorsCommand
             await Task.Delay(20, ct);
         }
 
+        if (options.Verbose)
+        {
+            Console.WriteLine($"  {side}: CPU µs per record by thread: {window.Threads()}");
+        }
+
         // Under EOS the loop waited 1 s without progress to be sure the last transaction was in.
         var seconds = eos ? sw.Elapsed.TotalSeconds - lastChange.Elapsed.TotalSeconds : sw.Elapsed.TotalSeconds;
         return window.Finish(seconds, firstOutput ?? seconds);
@@ -415,22 +460,21 @@ public static class ProcessorsCommand
 
     // The framework's own ceiling on this broker: the same input through a Streamiz topology that only deserializes
     // and re-serializes each invoice (at least once, 1 thread), to separate Streamiz's cost from the mapping's.
-    private static async Task<Result> RunPassThroughAsync(BenchBroker broker, ISchemaRegistryClient registry, ProcessorsOptions options, int outputPartitions, CancellationToken ct)
+    private static async Task<Result> RunPassThroughAsync(BenchBroker broker, ISchemaRegistryClient registry, ProcessorsOptions options, int outputPartitions, int round, CancellationToken ct)
     {
-        const string output = "bench.passthrough";
-        await broker.CreateTopicAsync(output, outputPartitions);
-        await registry.RegisterSchemaAsync(Topics.ValueSubject(output), new Schema(Streaming.Contracts.Billing.Invoice._SCHEMA.ToString(), SchemaType.Avro));
+        const string output = PassThroughOutput;
         var serdes = new FinanceSerdes(registry);
         var builder = new StreamBuilder();
-        builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Avro<Invoice>()).MapValues((v, _) => v).To(output, serdes.Key, serdes.Avro<Invoice>());
+        builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Source<Invoice>()).MapValues((v, _) => v).ToTopic(output, serdes.Key, serdes.Avro<Invoice>(), "pass-through-sink");
         var stateDir = Directory.CreateTempSubdirectory("bench-passthrough-");
-        var config = StreamConfigFor("bench-passthrough", broker.BootstrapServers, stateDir.FullName, options, ProcessingGuarantee.AT_LEAST_ONCE);
+        var config = StreamConfigFor($"bench-passthrough-{round}", broker.BootstrapServers, stateDir.FullName, options, ProcessingGuarantee.AT_LEAST_ONCE);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stream = new KafkaStream(builder.Build(), config);
         stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
+        var before = EndOffsets(broker.BootstrapServers, output, outputPartitions);
         await stream.StartAsync(ct);
         await running.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
-        var timing = await WatchOutputAsync(broker.BootstrapServers, output, outputPartitions, options, eos: false, "pass-through", ct);
+        var timing = await WatchOutputAsync(broker.BootstrapServers, output, outputPartitions, before, options, eos: false, $"pass-through-{round}", ct);
         stream.Dispose();
         stateDir.Delete(recursive: true);
         return new Result(options.Records, timing, GC.GetTotalMemory(false) / 1048576.0, Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
@@ -438,7 +482,7 @@ public static class ProcessorsCommand
 
     // topologySerdes: false = Confluent's AvroSerializer/AvroDeserializer (what a hand-written service would use);
     // true = the topology's StreamizAvroSerDes (same bytes), so the ratio can also be read without the serdes difference.
-    private static async Task<Result> RunLoopAsync(string bootstrap, ISchemaRegistryClient registry, ProcessorsOptions options, bool topologySerdes, CancellationToken ct)
+    private static async Task<Result> RunLoopAsync(string bootstrap, ISchemaRegistryClient registry, ProcessorsOptions options, bool topologySerdes, int round, CancellationToken ct)
     {
         // Master data into dictionaries, the way a hand-written service would hold it.
         var links = Load(bootstrap, Topics.AccountLinks, new AvroSerdes<AccountLink>(registry));
@@ -458,7 +502,7 @@ public static class ProcessorsCommand
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, LingerMs = 5 }).Build();
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
-            BootstrapServers = bootstrap, GroupId = topologySerdes ? "bench-loop-serdes" : "bench-loop", AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = true, EnableAutoOffsetStore = false,
+            BootstrapServers = bootstrap, GroupId = topologySerdes ? $"bench-loop-serdes-{round}" : $"bench-loop-{round}", AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = true, EnableAutoOffsetStore = false,
             FetchQueueBackoffMs = 100,
         }).Build();
         consumer.Subscribe(Topics.BillingInvoices);
@@ -506,6 +550,11 @@ public static class ProcessorsCommand
         }
 
         var seconds = sw!.Elapsed.TotalSeconds;
+        if (options.Verbose)
+        {
+            Console.WriteLine($"  loop: CPU µs per record by thread: {window.Threads()}");
+        }
+
         var heap = GC.GetTotalMemory(false) / 1048576.0;
         consumer.Close();
         await Task.CompletedTask;

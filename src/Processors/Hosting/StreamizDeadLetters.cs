@@ -88,7 +88,7 @@ public sealed class StreamizDeadLetters(IProducer<string, byte[]> producer, ISch
                 consumerGroup = applicationId,
                 failedAt = DateTime.UtcNow,
             }), $"{name}-tombstone-letters")
-            .To(Topics.DeadLetters, serdes.Key, serdes.Avro<DeadLetterRecord>(), $"{name}-dlq-sink");
+            .ToTopic(Topics.DeadLetters, serdes.Key, serdes.Avro<DeadLetterRecord>(), $"{name}-dlq-sink");
         return stream.Filter((_, v, _) => v is not null, $"{name}-values");
     }
 }
