@@ -16,6 +16,7 @@ using Streaming.Processors;
 using Streaming.Processors.FinanceMapping;
 using Streaming.Processors.Hosting;
 using Streaming.SchemaRegistry;
+using ProductSettings = Streaming.Platform.Configuration.ProcessorsOptions;
 
 namespace Streaming.Bench.Processors;
 
@@ -31,11 +32,17 @@ public sealed record ProcessorsOptions
     /// <summary>Streamiz processing guarantee for the topology run.</summary>
     public ProcessingGuarantee Guarantee { get; init; } = ProcessingGuarantee.AT_LEAST_ONCE;
 
-    /// <summary>Streamiz <c>max.poll.records</c> (records a stream thread takes per poll loop; Streamiz's default is 500).</summary>
-    public int MaxPollRecords { get; init; } = 500;
+    /// <summary>Streamiz <c>max.poll.records</c> (null: the product's default, <c>Processors:MaxPollRecords</c>).</summary>
+    public int? MaxPollRecords { get; init; }
 
     /// <summary>Print the topology's output progress every 100 ms.</summary>
     public bool Verbose { get; init; }
+
+    /// <summary>Streamiz <c>poll.ms</c> (null: the default).</summary>
+    public int? PollMs { get; init; }
+
+    /// <summary>Streamiz <c>commit.interval.ms</c> at least once (null: the product's default, <c>Processors:CommitIntervalMs</c>; exactly once always 100 ms).</summary>
+    public int? CommitIntervalMs { get; init; }
 
     /// <summary>Run every side once on the same invoices before the measured run (JIT warm-up), and discard it.</summary>
     public bool Warmup { get; init; } = true;
@@ -79,6 +86,8 @@ public sealed record ProcessorsOptions
                 "--max-poll-records" => o with { MaxPollRecords = Int() },
                 "--topology-only" => o with { TopologyOnly = true },
                 "--no-warmup" => o with { Warmup = false },
+                "--poll-ms" => o with { PollMs = Int() },
+                "--commit-interval-ms" => o with { CommitIntervalMs = Int() },
                 "--config" => o with { Config = [.. o.Config, KeyValue()] },
                 var other => throw new ArgumentException($"Unknown option '{other}'."),
             };
@@ -378,14 +387,36 @@ public static class ProcessorsCommand
         var config = new StreamConfig
         {
             ApplicationId = appId, BootstrapServers = bootstrap, AutoOffsetReset = AutoOffsetReset.Earliest, NumStreamThreads = 1,
-            CommitIntervalMs = guarantee == ProcessingGuarantee.EXACTLY_ONCE ? 100 : 1000, Guarantee = guarantee, StateDir = stateDir,
-            Logger = NullLoggerFactory.Instance, MaxPollRecords = options.MaxPollRecords,
+            Guarantee = guarantee, StateDir = stateDir, Logger = NullLoggerFactory.Instance,
         };
-        // As in the raw baseline: librdkafka's default fetch.queue.backoff.ms (1000) idles a fast consumer.
-        config.AddConfig("fetch.queue.backoff.ms", 100);
+        // The product's settings (what `streaming up` runs with), then the benchmark's overrides.
+        var product = new ProductSettings();
+        StreamizThroughput.Apply(config, new ProductSettings
+        {
+            MaxPollRecords = options.MaxPollRecords ?? product.MaxPollRecords,
+            CommitIntervalMs = options.CommitIntervalMs ?? product.CommitIntervalMs,
+            FetchQueueBackoffMs = product.FetchQueueBackoffMs,
+        });
+        if (options.PollMs is { } pollMs)
+        {
+            config.PollMs = pollMs;
+        }
+
         foreach (var (key, value) in options.Config)
         {
-            config.AddConfig(key, value);
+            // Streamiz maps known keys onto typed properties: give numbers and booleans as such.
+            if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number))
+            {
+                config.AddConfig(key, number);
+            }
+            else if (bool.TryParse(value, out var flag))
+            {
+                config.AddConfig(key, flag);
+            }
+            else
+            {
+                config.AddConfig(key, value);
+            }
         }
 
         return config;

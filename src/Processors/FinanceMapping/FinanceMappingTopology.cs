@@ -116,14 +116,13 @@ public static class FinanceMappingTopology
     {
         ArgumentNullException.ThrowIfNull(outputs);
         ArgumentNullException.ThrowIfNull(serdes);
-        outputs.Filter((_, o, _) => o.Event is not null, $"{name}-events")
-            .MapValues((o, _) => o.Event!, $"{name}-event-values")
+        // One branch node routes each output to its one sink (three filters would each see every output).
+        var routes = outputs.Branch($"{name}-outputs", (_, o, _) => o.Event is not null, (_, o, _) => o.Order is not null, (_, o, _) => o.Quarantine is not null);
+        routes[0].MapValues((o, _) => o.Event!, $"{name}-event-values")
             .ToTopic(Topics.FinanceEvents, serdes.Key, serdes.Avro<FinanceEvent>(), $"{name}-finance-events-sink");
-        outputs.Filter((_, o, _) => o.Order is not null, $"{name}-orders")
-            .MapValues((o, _) => o.Order!, $"{name}-order-values")
+        routes[1].MapValues((o, _) => o.Order!, $"{name}-order-values")
             .ToTopic(Topics.FinanceOrders, serdes.Key, serdes.Avro<FinanceOrder>(), $"{name}-finance-orders-sink");
-        outputs.Filter((_, o, _) => o.Quarantine is not null, $"{name}-quarantined")
-            .MapValues((o, _) => o.Quarantine!, $"{name}-quarantine-values")
+        routes[2].MapValues((o, _) => o.Quarantine!, $"{name}-quarantine-values")
             .ToTopic(Topics.Quarantine, serdes.Key, serdes.Avro<QuarantineRecord>(), $"{name}-quarantine-sink");
     }
 
