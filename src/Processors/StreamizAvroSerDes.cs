@@ -13,7 +13,7 @@ namespace Streaming.Processors;
 /// binary) through the schema registry. Byte for byte what Confluent's <c>AvroSerializer</c> (auto-registration off,
 /// the class's own schema looked up under the subject) writes and what its <c>AvroDeserializer</c> reads, without its
 /// per-record async plumbing: the schema id is looked up in the registry once per subject (an unregistered schema fails
-/// at the first record, naming the subject), and one Avro reader is kept per writer schema id.
+/// at the first record, naming the subject), and one pre-resolved Avro reader is kept per writer schema id.
 /// </summary>
 /// <param name="registry">Registry client.</param>
 /// <param name="subjectTopic">
@@ -27,9 +27,10 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
     private static readonly Avro.Schema ReaderSchema = Activator.CreateInstance<T>().Schema;
     private static readonly string ReaderSchemaJson = ReaderSchema.ToString();
     private readonly ISchemaRegistryClient _registry = registry ?? throw new ArgumentNullException(nameof(registry));
-    private readonly SpecificDefaultWriter _writer = new(ReaderSchema);
+    // Pre-resolving writer (the schema is walked once, not for every record); same bytes as Confluent's SpecificWriter.
+    private readonly SpecificDatumWriter<T> _writer = new(ReaderSchema);
     private readonly ConcurrentDictionary<string, byte[]> _prefixBySubject = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<int, SpecificDefaultReader> _readerById = new();
+    private readonly ConcurrentDictionary<int, PreresolvedSpecificReader<T>> _readerById = new();
     private Decoded? _last;
 
     /// <summary>
@@ -80,7 +81,7 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
         var id = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(1, 4));
         var reader = _readerById.GetOrAdd(id, ReaderFor);
         using var stream = new MemoryStream(data, 5, data.Length - 5, writable: false);
-        var value = (T)reader.Read<object>(null!, new BinaryDecoder(stream));
+        var value = reader.Read(null!, new BinaryDecoder(stream));
         if (DecodeOncePerRecord)
         {
             Volatile.Write(ref _last, new Decoded(data, value));
@@ -113,7 +114,7 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
         return prefix;
     }
 
-    private SpecificDefaultReader ReaderFor(int id)
+    private PreresolvedSpecificReader<T> ReaderFor(int id)
     {
         var writer = _registry.GetSchemaAsync(id).GetAwaiter().GetResult();
         if (writer.SchemaType != SchemaType.Avro)
@@ -121,34 +122,50 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
             throw new InvalidDataException($"{typeof(T).Name}: schema id {id} is {writer.SchemaType}, not Avro");
         }
 
-        return new CachingSpecificReader(Avro.Schema.Parse(writer.SchemaString), ReaderSchema);
+        return new PreresolvedSpecificReader<T>(Avro.Schema.Parse(writer.SchemaString), ReaderSchema);
     }
 }
 
 /// <summary>
-/// Avro's <see cref="SpecificDefaultReader"/> with the type of every record, array, map and fixed it creates resolved
-/// once per schema node. The base class resolves it again for every object it reads: a type-name lookup for each
-/// record and, for each array or map, a type name built from the schema and a generic type constructed by reflection
-/// (<c>MakeGenericType</c>). The objects created are the same types Avro would create; only the lookup is cached.
+/// Avro's pre-resolving <see cref="SpecificDatumReader{T}"/> (writer and reader schemas are resolved once into a tree
+/// of field readers, where <see cref="SpecificDefaultReader"/>, which Confluent's deserializer uses, resolves them again
+/// for every record), with the type of every record and array it creates looked up once: Avro's own accessors look
+/// the record type up by name, and build the list type with <c>MakeGenericType</c>, for every object. The objects
+/// created are exactly the types Avro's accessors create (each is asked once, at construction, for an instance).
 /// </summary>
-internal sealed class CachingSpecificReader(Avro.Schema writerSchema, Avro.Schema readerSchema) : SpecificDefaultReader(writerSchema, readerSchema)
+public sealed class PreresolvedSpecificReader<T>(Avro.Schema writerSchema, Avro.Schema readerSchema) : SpecificDatumReader<T>(writerSchema, readerSchema)
 {
-    private readonly ConcurrentDictionary<Avro.Schema, Type> _types = new(ReferenceEqualityComparer.Instance);
+    /// <inheritdoc />
+    // Called from the base constructor: uses nothing of this instance but the base's accessor.
+    protected override RecordAccess GetRecordAccess(Avro.RecordSchema readerSchema) => new Records(base.GetRecordAccess(readerSchema));
 
-    protected override object ReadRecord(object reuse, Avro.RecordSchema writerSchema, Avro.Schema readerSchema, Decoder dec)
-        => base.ReadRecord(reuse ?? (readerSchema is Avro.RecordSchema { Name: not null } named ? New(named, s => ObjectCreator.Instance.GetType(((Avro.RecordSchema)s).Fullname, Avro.Schema.Type.Record)) : null!),
-            writerSchema, readerSchema, dec);
+    /// <inheritdoc />
+    protected override ArrayAccess GetArrayAccess(Avro.ArraySchema readerSchema) => new Arrays(base.GetArrayAccess(readerSchema));
 
-    protected override object ReadArray(object reuse, Avro.ArraySchema writerSchema, Avro.Schema readerSchema, Decoder dec)
-        => base.ReadArray(reuse ?? New(readerSchema, s => ObjectCreator.Instance.GetType(getTargetType(s), Avro.Schema.Type.Array)), writerSchema, readerSchema, dec);
+    private sealed class Records(RecordAccess avro) : RecordAccess
+    {
+        private readonly Type _type = avro.CreateRecord(null!).GetType();
 
-    protected override object ReadMap(object reuse, Avro.MapSchema writerSchema, Avro.Schema readerSchema, Decoder d)
-        => base.ReadMap(reuse ?? New(readerSchema, s => ObjectCreator.Instance.GetType(getTargetType(s), Avro.Schema.Type.Map)), writerSchema, readerSchema, d);
+        public object CreateRecord(object reuse) => reuse ?? Activator.CreateInstance(_type)!;
 
-    protected override object ReadFixed(object reuse, Avro.FixedSchema writerSchema, Avro.Schema readerSchema, Decoder d)
-        => base.ReadFixed(reuse ?? New(readerSchema, s => ObjectCreator.Instance.GetType(((Avro.FixedSchema)s).Fullname, Avro.Schema.Type.Fixed)), writerSchema, readerSchema, d);
+        public object GetField(object record, string fieldName, int fieldPos) => avro.GetField(record, fieldName, fieldPos);
 
-    private object New(Avro.Schema schema, Func<Avro.Schema, Type> resolve) => Activator.CreateInstance(_types.GetOrAdd(schema, resolve))!;
+        public void AddField(object record, string fieldName, int fieldPos, object fieldValue) => avro.AddField(record, fieldName, fieldPos, fieldValue);
+    }
+
+    private sealed class Arrays(ArrayAccess avro) : ArrayAccess
+    {
+        private readonly Type _type = avro.Create(null!).GetType();
+
+        public object Create(object reuse) => reuse is null ? Activator.CreateInstance(_type)! : avro.Create(reuse);
+
+        public void EnsureSize(ref object array, int targetSize) => avro.EnsureSize(ref array, targetSize);
+
+        public void Resize(ref object array, int targetSize) => avro.Resize(ref array, targetSize);
+
+        public void AddElements(object array, int elements, int index, ReadItem itemReader, Decoder decoder, bool reuse)
+            => avro.AddElements(array, elements, index, itemReader, decoder, reuse);
+    }
 }
 
 /// <summary>A value could not be framed for the registry (its schema is not registered under the subject).</summary>

@@ -102,4 +102,29 @@ public sealed class StreamizAvroSerDesTests(RegistryFixture registry) : IClassFi
         Assert.Equal("US-CA", b.taxLines[0].jurisdictionCode);
         Assert.Equal(bytes, serdes.Serialize(b, context));
     }
+
+    [Fact]
+    public void Output_contracts_with_maps_bytes_and_nested_records_are_written_as_Confluent_writes_them()
+    {
+        var link = new Streaming.Contracts.MasterData.AccountLink { canonicalCustomerId = "C-1", billingCustomerId = "cus_1", legalEntityId = "US01", billingCountry = "US", updatedAt = Invoice().issuedAt };
+        var financeEvent = FinanceMapping.FinanceEventMapper.FromInvoice(Invoice(), link, new Streaming.Processors.FinanceMapping.SourcePosition(Topics.BillingInvoices, 3, 42))!;
+        var quarantined = new Streaming.Contracts.Ops.QuarantineRecord
+        {
+            quarantineId = "q_1", reasonCode = "MISSING_ACCOUNT_LINK", reasonDetail = "detail", missing = ["account-link billing:cus_1"], stage = "test",
+            correlationId = "q2c-1", postingKey = null, businessContext = new Dictionary<string, string> { ["customer"] = "cus_1", ["amount"] = "540.00" },
+            sourceTopic = Topics.BillingInvoices, sourcePartition = 3, sourceOffset = 42, originalKey = [1, 2, 3], originalValue = [4, 5],
+            headers = new Dictionary<string, byte[]> { ["correlation-id"] = [9, 9] }, quarantinedAt = Invoice().issuedAt,
+        };
+        var eventContext = new SerializationContext(MessageComponentType.Value, Topics.FinanceEvents);
+        var quarantineContext = new SerializationContext(MessageComponentType.Value, Topics.Quarantine);
+
+        var eventBytes = new StreamizAvroSerDes<FinanceEvent>(registry.Client).Serialize(financeEvent, eventContext);
+        var quarantineBytes = new StreamizAvroSerDes<Streaming.Contracts.Ops.QuarantineRecord>(registry.Client).Serialize(quarantined, quarantineContext);
+
+        Assert.Equal(new AvroSerdes<FinanceEvent>(registry.Client).Serialize(financeEvent, eventContext), eventBytes);
+        Assert.Equal(new AvroSerdes<Streaming.Contracts.Ops.QuarantineRecord>(registry.Client).Serialize(quarantined, quarantineContext), quarantineBytes);
+        var back = new StreamizAvroSerDes<Streaming.Contracts.Ops.QuarantineRecord>(registry.Client).Deserialize(quarantineBytes, quarantineContext);
+        Assert.Equal("540.00", back.businessContext["amount"]);
+        Assert.Equal([4, 5], back.originalValue);
+    }
 }
