@@ -177,6 +177,18 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
             roles.Add((AccountRole.TAX_PAYABLE, jurisdiction));
         }
 
+        // Revenue accounts of a line: a subscription with a service period also defers; anything else than
+        // subscriptions and services books to `other`.
+        void LineRoles(LineKind kind, bool deferred, AccountRole other)
+        {
+            if (kind == LineKind.SUBSCRIPTION && deferred)
+            {
+                roles.Add((AccountRole.DEFERRED_REVENUE, null));
+            }
+
+            roles.Add((kind switch { LineKind.SUBSCRIPTION => AccountRole.SUBSCRIPTION_REVENUE, LineKind.SERVICES => AccountRole.SERVICES_REVENUE, _ => other }, null));
+        }
+
         if (fact.Invoice is { } invoice)
         {
             foreach (var line in invoice.lines)
@@ -191,22 +203,7 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
 
             foreach (var line in invoice.lines)
             {
-                switch (line.kind)
-                {
-                    case LineKind.SUBSCRIPTION when line.servicePeriodStart is not null && line.servicePeriodEnd is not null:
-                        roles.Add((AccountRole.DEFERRED_REVENUE, null));
-                        roles.Add((AccountRole.SUBSCRIPTION_REVENUE, null));
-                        break;
-                    case LineKind.SUBSCRIPTION:
-                        roles.Add((AccountRole.SUBSCRIPTION_REVENUE, null));
-                        break;
-                    case LineKind.SERVICES:
-                        roles.Add((AccountRole.SERVICES_REVENUE, null));
-                        break;
-                    default:
-                        roles.Add((AccountRole.UNBILLED_RECEIVABLE, null));
-                        break;
-                }
+                LineRoles(line.kind, deferred: line.servicePeriodStart is not null && line.servicePeriodEnd is not null, AccountRole.UNBILLED_RECEIVABLE);
             }
         }
         else if (fact.CreditNote is { } note)
@@ -226,19 +223,7 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
 
             foreach (var line in note.lines)
             {
-                switch (line.originalLineKind)
-                {
-                    case LineKind.SUBSCRIPTION:
-                        roles.Add((AccountRole.DEFERRED_REVENUE, null));
-                        roles.Add((AccountRole.SUBSCRIPTION_REVENUE, null));
-                        break;
-                    case LineKind.SERVICES:
-                        roles.Add((AccountRole.SERVICES_REVENUE, null));
-                        break;
-                    default:
-                        roles.Add((AccountRole.USAGE_REVENUE, null));
-                        break;
-                }
+                LineRoles(line.originalLineKind, deferred: true, AccountRole.USAGE_REVENUE);
             }
         }
         else if (fact.Payment is { } payment)
