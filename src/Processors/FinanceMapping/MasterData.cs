@@ -165,17 +165,53 @@ public sealed class MasterDataLookup
     }
 
     /// <summary>The tax rule of an entity for a jurisdiction valid on <paramref name="on"/>, or null.</summary>
+    // Tax rules and GL mappings are looked up several times per record: static lambdas with their arguments passed
+    // as state and loops, so a lookup allocates nothing.
     public TaxRule? TaxRule(string entity, string jurisdiction, DateTime on)
-        => Find(ix => ix.TaxRules.TryGetValue((entity, jurisdiction), out var rules)
-            ? rules.FirstOrDefault(r => (r.validFrom is null || r.validFrom.Value.Date <= on.Date) && (r.validTo is null || on.Date <= r.validTo.Value.Date))
-            : null);
+        => Find((Entity: entity, Jurisdiction: jurisdiction, Day: on.Date),
+            static (ix, a) => ix.TaxRules.TryGetValue((a.Entity, a.Jurisdiction), out var rules) ? ValidOn(rules, a.Day) : null);
 
     /// <summary>The GL mapping of an entity for a role (a jurisdiction-specific mapping wins over a generic one), or null.</summary>
     public GlMapping? GlMapping(string entity, AccountRole role, string? jurisdiction = null)
-        => Find(ix => ix.GlMappings.TryGetValue((entity, role), out var maps)
-            ? maps.FirstOrDefault(m => jurisdiction is not null && string.Equals(m.jurisdictionCode, jurisdiction, StringComparison.OrdinalIgnoreCase))
-              ?? maps.FirstOrDefault(m => m.jurisdictionCode is null)
-            : null);
+        => Find((Entity: entity, Role: role, Jurisdiction: jurisdiction),
+            static (ix, a) => ix.GlMappings.TryGetValue((a.Entity, a.Role), out var maps) ? Pick(maps, a.Jurisdiction) : null);
+
+    private static TaxRule? ValidOn(List<TaxRule> rules, DateTime day)
+    {
+        foreach (var r in rules)
+        {
+            if ((r.validFrom is null || r.validFrom.Value.Date <= day) && (r.validTo is null || day <= r.validTo.Value.Date))
+            {
+                return r;
+            }
+        }
+
+        return null;
+    }
+
+    private static GlMapping? Pick(List<GlMapping> maps, string? jurisdiction)
+    {
+        if (jurisdiction is not null)
+        {
+            foreach (var m in maps)
+            {
+                if (string.Equals(m.jurisdictionCode, jurisdiction, StringComparison.OrdinalIgnoreCase))
+                {
+                    return m;
+                }
+            }
+        }
+
+        foreach (var m in maps)
+        {
+            if (m.jurisdictionCode is null)
+            {
+                return m;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>CRM account by id, or null.</summary>
     public Streaming.Contracts.Crm.CrmAccount? CrmAccount(string id) => _crmAccounts.Get(id)?.Value;
@@ -203,6 +239,10 @@ public sealed class MasterDataLookup
 
     private T? Find<T>(Func<Index, T?> lookup)
         where T : class
+        => Find(lookup, static (ix, l) => l(ix));
+
+    private T? Find<TArgs, T>(TArgs args, Func<Index, TArgs, T?> lookup)
+        where T : class
     {
         var now = _clock.GetTimestamp();
         if (Older(_builtAt, RefreshInterval, now))
@@ -210,11 +250,11 @@ public sealed class MasterDataLookup
             Rebuild(now);
         }
 
-        var found = lookup(_index);
+        var found = lookup(_index, args);
         if (found is null && Older(_builtAt, MissRefreshInterval, now))
         {
             Rebuild(now);
-            found = lookup(_index);
+            found = lookup(_index, args);
         }
 
         return found;
