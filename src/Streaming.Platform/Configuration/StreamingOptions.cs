@@ -123,7 +123,7 @@ public sealed class ProcessorsOptions
 
     /// <summary>
     /// Streamiz <c>commit.interval.ms</c> under <c>AtLeastOnce</c>: each commit flushes the producer (waits for every
-    /// delivery report) on the stream thread, so a short interval stalls processing. <c>ExactlyOnce</c> keeps 100 ms
+    /// delivery report) on the stream thread, so a short interval means more of those waits. <c>ExactlyOnce</c> keeps 100 ms
     /// (a transaction per commit; readers see nothing before it).
     /// </summary>
     [Range(10, 60_000, ErrorMessage = "Processors:CommitIntervalMs must be between 10 and 60000.")]
