@@ -13,7 +13,7 @@ namespace Streaming.Processors;
 /// binary) through the schema registry. Byte for byte what Confluent's <c>AvroSerializer</c> (auto-registration off,
 /// the class's own schema looked up under the subject) writes and what its <c>AvroDeserializer</c> reads, without its
 /// per-record async plumbing: the schema id is looked up in the registry once per subject (an unregistered schema fails
-/// at the first record, naming the subject), and one Avro reader is kept per writer schema id.
+/// at the first record, naming the subject), and one pre-resolved Avro reader is kept per writer schema id.
 /// </summary>
 /// <param name="registry">Registry client.</param>
 /// <param name="subjectTopic">
@@ -27,9 +27,22 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
     private static readonly Avro.Schema ReaderSchema = Activator.CreateInstance<T>().Schema;
     private static readonly string ReaderSchemaJson = ReaderSchema.ToString();
     private readonly ISchemaRegistryClient _registry = registry ?? throw new ArgumentNullException(nameof(registry));
-    private readonly SpecificDefaultWriter _writer = new(ReaderSchema);
+    // Pre-resolving writer (the schema is walked once, not for every record); same bytes as Confluent's SpecificWriter.
+    private readonly SpecificDatumWriter<T> _writer = new(ReaderSchema);
     private readonly ConcurrentDictionary<string, byte[]> _prefixBySubject = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<int, SpecificDefaultReader> _readerById = new();
+    private readonly ConcurrentDictionary<int, PreresolvedSpecificReader<T>> _readerById = new();
+    private Decoded? _last;
+
+    /// <summary>
+    /// For the serdes of a topology's source topic: a record's value bytes decoded twice in a row give the same object
+    /// without decoding again. Streamiz 1.8.2 decodes every consumed record twice — once at the head of the partition
+    /// queue, only to hand it to the timestamp extractor, and again in the source processor — always with the same
+    /// byte array; the first result is discarded. Each consumed message has its own array, so records are never mixed
+    /// up, and a failed decode is not remembered (the second attempt fails the same way).
+    /// </summary>
+    public bool DecodeOncePerRecord { get; init; }
+
+    private sealed record Decoded(byte[] Bytes, T Value);
 
     /// <inheritdoc />
     public override byte[] Serialize(T data, SerializationContext context)
@@ -60,10 +73,21 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
                 $"{typeof(T).Name} from {context.Topic}: not Confluent-framed Avro ({(data.Length < 5 ? $"{data.Length} bytes" : $"magic byte {data[0]}")}; expected magic byte 0 and a 4-byte schema id)");
         }
 
+        if (DecodeOncePerRecord && Volatile.Read(ref _last) is { } last && ReferenceEquals(last.Bytes, data))
+        {
+            return last.Value;
+        }
+
         var id = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(1, 4));
         var reader = _readerById.GetOrAdd(id, ReaderFor);
         using var stream = new MemoryStream(data, 5, data.Length - 5, writable: false);
-        return (T)reader.Read<object>(null!, new BinaryDecoder(stream));
+        var value = reader.Read(null!, new BinaryDecoder(stream));
+        if (DecodeOncePerRecord)
+        {
+            Volatile.Write(ref _last, new Decoded(data, value));
+        }
+
+        return value;
     }
 
     private string Subject(SerializationContext context)
@@ -90,7 +114,7 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
         return prefix;
     }
 
-    private SpecificDefaultReader ReaderFor(int id)
+    private PreresolvedSpecificReader<T> ReaderFor(int id)
     {
         var writer = _registry.GetSchemaAsync(id).GetAwaiter().GetResult();
         if (writer.SchemaType != SchemaType.Avro)
@@ -98,7 +122,49 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
             throw new InvalidDataException($"{typeof(T).Name}: schema id {id} is {writer.SchemaType}, not Avro");
         }
 
-        return new SpecificDefaultReader(Avro.Schema.Parse(writer.SchemaString), ReaderSchema);
+        return new PreresolvedSpecificReader<T>(Avro.Schema.Parse(writer.SchemaString), ReaderSchema);
+    }
+}
+
+/// <summary>
+/// Avro's pre-resolving <see cref="SpecificDatumReader{T}"/> (writer and reader schemas are resolved once into a tree
+/// of field readers, where <see cref="SpecificDefaultReader"/>, which Confluent's deserializer uses, resolves them again
+/// for every record), with the type of every record and array it creates looked up once: Avro's own accessors look
+/// the record type up by name, and build the list type with <c>MakeGenericType</c>, for every object. The objects
+/// created are exactly the types Avro's accessors create (each is asked once, at construction, for an instance).
+/// </summary>
+public sealed class PreresolvedSpecificReader<T>(Avro.Schema writerSchema, Avro.Schema readerSchema) : SpecificDatumReader<T>(writerSchema, readerSchema)
+{
+    /// <inheritdoc />
+    // Called from the base constructor: uses nothing of this instance but the base's accessor.
+    protected override RecordAccess GetRecordAccess(Avro.RecordSchema readerSchema) => new Records(base.GetRecordAccess(readerSchema));
+
+    /// <inheritdoc />
+    protected override ArrayAccess GetArrayAccess(Avro.ArraySchema readerSchema) => new Arrays(base.GetArrayAccess(readerSchema));
+
+    private sealed class Records(RecordAccess avro) : RecordAccess
+    {
+        private readonly Type _type = avro.CreateRecord(null!).GetType();
+
+        public object CreateRecord(object reuse) => reuse ?? Activator.CreateInstance(_type)!;
+
+        public object GetField(object record, string fieldName, int fieldPos) => avro.GetField(record, fieldName, fieldPos);
+
+        public void AddField(object record, string fieldName, int fieldPos, object fieldValue) => avro.AddField(record, fieldName, fieldPos, fieldValue);
+    }
+
+    private sealed class Arrays(ArrayAccess avro) : ArrayAccess
+    {
+        private readonly Type _type = avro.Create(null!).GetType();
+
+        public object Create(object reuse) => reuse is null ? Activator.CreateInstance(_type)! : avro.Create(reuse);
+
+        public void EnsureSize(ref object array, int targetSize) => avro.EnsureSize(ref array, targetSize);
+
+        public void Resize(ref object array, int targetSize) => avro.Resize(ref array, targetSize);
+
+        public void AddElements(object array, int elements, int index, ReadItem itemReader, Decoder decoder, bool reuse)
+            => avro.AddElements(array, elements, index, itemReader, decoder, reuse);
     }
 }
 

@@ -47,6 +47,21 @@ public sealed class UpCommandConfigurationTests
     }
 
     [Fact]
+    public async Task Out_of_range_stream_thread_settings_are_named_with_their_keys()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await UpCommand.RunAsync(demo: true, ledgerPath: null, timeoutSeconds: 30, output, error, TestContext.Current.CancellationToken,
+            Config(new() { ["Processors:MaxPollRecords"] = "0", ["Processors:CommitIntervalMs"] = "5", ["Processors:FetchQueueBackoffMs"] = "-1" }));
+
+        Assert.Equal(UpCommand.ExitBadConfiguration, exit);
+        Assert.Contains("Processors:MaxPollRecords must be between 1 and 100000", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Processors:CommitIntervalMs must be between 10 and 60000", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Processors:FetchQueueBackoffMs must be between 0 and 300000", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", output.ToString()); // nothing was started
+    }
+
+    [Fact]
     public async Task A_real_cluster_with_the_in_memory_registry_is_refused()
     {
         var error = new StringWriter();

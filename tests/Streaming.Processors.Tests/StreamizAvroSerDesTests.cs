@@ -67,4 +67,64 @@ public sealed class StreamizAvroSerDesTests(RegistryFixture registry) : IClassFi
 
         Assert.Contains("magic byte 1", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_source_serdes_decodes_the_same_byte_array_once_and_every_new_array_again()
+    {
+        var source = new StreamizAvroSerDes<Invoice>(registry.Client) { DecodeOncePerRecord = true };
+        var plain = new StreamizAvroSerDes<Invoice>(registry.Client);
+        var context = new SerializationContext(MessageComponentType.Value, Topics.BillingInvoices);
+        var bytes = plain.Serialize(Invoice(), context);
+        var copy = (byte[])bytes.Clone();
+
+        var first = source.Deserialize(bytes, context);
+        var again = source.Deserialize(bytes, context);
+        var fromCopy = source.Deserialize(copy, context);
+
+        Assert.Same(first, again);
+        Assert.NotSame(first, fromCopy);
+        Assert.Equal("in_1", fromCopy.invoiceId);
+        Assert.NotSame(plain.Deserialize(bytes, context), plain.Deserialize(bytes, context));
+    }
+
+    [Fact]
+    public void Reading_many_records_gives_independent_objects_with_every_line_and_tax_line()
+    {
+        var serdes = new StreamizAvroSerDes<Invoice>(registry.Client);
+        var context = new SerializationContext(MessageComponentType.Value, Topics.BillingInvoices);
+        var bytes = serdes.Serialize(Invoice(), context);
+
+        var a = serdes.Deserialize(bytes, context);
+        var b = serdes.Deserialize(bytes, context);
+        a.lines.Clear();
+
+        Assert.Single(b.lines);
+        Assert.Equal("US-CA", b.taxLines[0].jurisdictionCode);
+        Assert.Equal(bytes, serdes.Serialize(b, context));
+    }
+
+    [Fact]
+    public void Output_contracts_with_maps_bytes_and_nested_records_are_written_as_Confluent_writes_them()
+    {
+        var link = new Streaming.Contracts.MasterData.AccountLink { canonicalCustomerId = "C-1", billingCustomerId = "cus_1", legalEntityId = "US01", billingCountry = "US", updatedAt = Invoice().issuedAt };
+        var financeEvent = FinanceMapping.FinanceEventMapper.FromInvoice(Invoice(), link, new Streaming.Processors.FinanceMapping.SourcePosition(Topics.BillingInvoices, 3, 42))!;
+        var quarantined = new Streaming.Contracts.Ops.QuarantineRecord
+        {
+            quarantineId = "q_1", reasonCode = "MISSING_ACCOUNT_LINK", reasonDetail = "detail", missing = ["account-link billing:cus_1"], stage = "test",
+            correlationId = "q2c-1", postingKey = null, businessContext = new Dictionary<string, string> { ["customer"] = "cus_1", ["amount"] = "540.00" },
+            sourceTopic = Topics.BillingInvoices, sourcePartition = 3, sourceOffset = 42, originalKey = [1, 2, 3], originalValue = [4, 5],
+            headers = new Dictionary<string, byte[]> { ["correlation-id"] = [9, 9] }, quarantinedAt = Invoice().issuedAt,
+        };
+        var eventContext = new SerializationContext(MessageComponentType.Value, Topics.FinanceEvents);
+        var quarantineContext = new SerializationContext(MessageComponentType.Value, Topics.Quarantine);
+
+        var eventBytes = new StreamizAvroSerDes<FinanceEvent>(registry.Client).Serialize(financeEvent, eventContext);
+        var quarantineBytes = new StreamizAvroSerDes<Streaming.Contracts.Ops.QuarantineRecord>(registry.Client).Serialize(quarantined, quarantineContext);
+
+        Assert.Equal(new AvroSerdes<FinanceEvent>(registry.Client).Serialize(financeEvent, eventContext), eventBytes);
+        Assert.Equal(new AvroSerdes<Streaming.Contracts.Ops.QuarantineRecord>(registry.Client).Serialize(quarantined, quarantineContext), quarantineBytes);
+        var back = new StreamizAvroSerDes<Streaming.Contracts.Ops.QuarantineRecord>(registry.Client).Deserialize(quarantineBytes, quarantineContext);
+        Assert.Equal("540.00", back.businessContext["amount"]);
+        Assert.Equal([4, 5], back.originalValue);
+    }
 }

@@ -16,6 +16,7 @@ using Streaming.Processors;
 using Streaming.Processors.FinanceMapping;
 using Streaming.Processors.Hosting;
 using Streaming.SchemaRegistry;
+using ProductSettings = Streaming.Platform.Configuration.ProcessorsOptions;
 
 namespace Streaming.Bench.Processors;
 
@@ -31,20 +32,39 @@ public sealed record ProcessorsOptions
     /// <summary>Streamiz processing guarantee for the topology run.</summary>
     public ProcessingGuarantee Guarantee { get; init; } = ProcessingGuarantee.AT_LEAST_ONCE;
 
-    /// <summary>Streamiz <c>max.poll.records</c> (records a stream thread takes per poll loop; Streamiz's default is 500).</summary>
-    public int MaxPollRecords { get; init; } = 500;
+    /// <summary>Streamiz <c>max.poll.records</c> (null: the product's default, <c>Processors:MaxPollRecords</c>).</summary>
+    public int? MaxPollRecords { get; init; }
 
     /// <summary>Print the topology's output progress every 100 ms.</summary>
     public bool Verbose { get; init; }
 
+    /// <summary>Streamiz <c>poll.ms</c> (null: the default).</summary>
+    public int? PollMs { get; init; }
+
+    /// <summary>Streamiz <c>commit.interval.ms</c> at least once (null: the product's default, <c>Processors:CommitIntervalMs</c>; exactly once always 100 ms).</summary>
+    public int? CommitIntervalMs { get; init; }
+
+    /// <summary>Run every side once on the same invoices before the measured run (JIT warm-up), and discard it.</summary>
+    public bool Warmup { get; init; } = true;
+
+    /// <summary>Run only the topology (for profiling): no pass-through, no loops, no ratios.</summary>
+    public bool TopologyOnly { get; init; }
+
+    /// <summary>Extra Streamiz / librdkafka settings for the topology and the pass-through, on top of the product's defaults (experiments).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Config { get; init; } = [];
+
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        processors [--records N] [--customers C] [--eos] [--max-poll-records N] [--verbose]
+        processors [--records N] [--customers C] [--eos] [--max-poll-records N] [--config key=value]... [--no-warmup] [--topology-only] [--verbose]
 
           Finance mapping with its GlobalKTable lookups: the Streamiz topology (1 stream thread, RocksDB state)
           and a hand-written Confluent.Kafka consume → transform → produce loop doing the same lookups and the same
           mapping, on the same invoices in the same run, on the embedded broker. Reports events/s of both, the
-          ratio, managed memory and the RocksDB state size. --eos runs the topology with exactly-once.
+          ratio, managed memory and the RocksDB state size. --eos runs the topology with exactly-once. Each side is
+          reported over the whole run and in steady state (from 20% to 80% of its records), with the CPU per record
+          of its busiest thread (the stream thread, the loop). --config adds a Streamiz or librdkafka setting to the
+          topology and the pass-through. Every side first runs once on the same invoices (fresh application id,
+          group and state) to warm up the JIT; that run is discarded (--no-warmup skips it). Fails if the embedded broker dropped any data (topics are sized for it).
         """;
 
     /// <summary>Parses the arguments after <c>processors</c>.</summary>
@@ -53,6 +73,8 @@ public sealed record ProcessorsOptions
         var o = new ProcessorsOptions();
         for (var i = 0; i < args.Count; i++)
         {
+            KeyValuePair<string, string> KeyValue() => i + 1 < args.Count && args[++i].Split('=', 2) is [{ Length: > 0 } k, var v]
+                ? KeyValuePair.Create(k, v) : throw new ArgumentException("--config needs key=value.");
             int Int() => i + 1 < args.Count && int.TryParse(args[++i], NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
                 ? n : throw new ArgumentException($"{args[i]} needs a positive integer.");
             o = args[i] switch
@@ -62,6 +84,11 @@ public sealed record ProcessorsOptions
                 "--eos" => o with { Guarantee = ProcessingGuarantee.EXACTLY_ONCE },
                 "--verbose" => o with { Verbose = true },
                 "--max-poll-records" => o with { MaxPollRecords = Int() },
+                "--topology-only" => o with { TopologyOnly = true },
+                "--no-warmup" => o with { Warmup = false },
+                "--poll-ms" => o with { PollMs = Int() },
+                "--commit-interval-ms" => o with { CommitIntervalMs = Int() },
+                "--config" => o with { Config = [.. o.Config, KeyValue()] },
                 var other => throw new ArgumentException($"Unknown option '{other}'."),
             };
         }
@@ -102,46 +129,163 @@ public static class ProcessorsCommand
         }
 
         var manifest = TopicManifest.LoadEmbedded();
+        // Outputs are sized for the mock's retention (5 MiB per partition): finance events are ~3x an invoice, so
+        // finance.events.v1 and the loops' topics get more partitions than the manifest's 6 (the count does not
+        // change the topology's tasks, which follow its input topics). Nothing may be dropped: checked at the end.
+        var outputPartitions = Math.Max(manifest.Topics.Single(t => t.Name == Topics.FinanceEvents).Partitions,
+            PartitionsToHold(options.Records * Rounds(options), EventBytes(registry, options.Customers)));
         foreach (var t in manifest.Topics.Where(t => !t.Name.StartsWith('_')))
         {
-            await broker.CreateTopicAsync(t.Name, t.Partitions);
+            await broker.CreateTopicAsync(t.Name, t.Name == Topics.FinanceEvents ? outputPartitions : t.Partitions);
         }
 
-        await broker.CreateTopicAsync(LoopOutput, 6);
-        await broker.CreateTopicAsync(LoopOutput + ".serdes", 6);
+        await broker.CreateTopicAsync(LoopOutput, outputPartitions);
+        await broker.CreateTopicAsync(LoopOutput + ".serdes", outputPartitions);
+        await broker.CreateTopicAsync(PassThroughOutput, outputPartitions);
+        await registry.RegisterSchemaAsync(Topics.ValueSubject(PassThroughOutput), new Schema(Streaming.Contracts.Billing.Invoice._SCHEMA.ToString(), SchemaType.Avro));
         Console.WriteLine($"broker: {broker.Description}");
-        Console.WriteLine($"producing master data ({options.Customers} customers) and {options.Records:N0} invoices…");
+        Console.WriteLine($"producing master data ({options.Customers} customers) and {options.Records:N0} invoices ({Topics.BillingInvoices}: "
+                          + $"{manifest.Topics.Single(t => t.Name == Topics.BillingInvoices).Partitions} partitions; outputs: {outputPartitions} partitions)…");
         await ProduceAsync(broker.BootstrapServers, registry, options, ct);
 
-        var passThrough = await RunPassThroughAsync(broker, registry, options, ct);
-        var streamiz = await RunTopologyAsync(broker, registry, manifest, options, ct);
-        var loop = await RunLoopAsync(broker.BootstrapServers, registry, options, topologySerdes: false, ct);
-        var loopFast = await RunLoopAsync(broker.BootstrapServers, registry, options, topologySerdes: true, ct);
-        // Outputs may exceed the mock's 5 MB per partition (they are counted by end offsets, not read back); the
-        // input must be whole, or the figures are of less work than claimed.
-        using (var probe = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "bench-probe" }).Build())
+        Result? passThrough = null, streamiz = null, loop = null, loopFast = null;
+        for (var round = 2 - Rounds(options); round < 2; round++)
         {
-            foreach (var p in Enumerable.Range(0, manifest.Topics.Single(t => t.Name == Topics.BillingInvoices).Partitions))
+            if (round == 0)
             {
-                if (probe.QueryWatermarkOffsets(new TopicPartition(Topics.BillingInvoices, p), TimeSpan.FromSeconds(5)).Low.Value != 0)
-                {
-                    throw new InvalidOperationException($"the embedded broker dropped input of {Topics.BillingInvoices}[{p}] (retention limit): use fewer --records");
-                }
+                Console.WriteLine("warm-up round (discarded):");
+            }
+
+            passThrough = options.TopologyOnly ? null : await RunPassThroughAsync(broker, registry, options, outputPartitions, round, ct);
+            streamiz = await RunTopologyAsync(broker, registry, manifest, options, outputPartitions, round, ct);
+            loop = options.TopologyOnly ? null : await RunLoopAsync(broker.BootstrapServers, registry, options, topologySerdes: false, round, ct);
+            loopFast = options.TopologyOnly ? null : await RunLoopAsync(broker.BootstrapServers, registry, options, topologySerdes: true, round, ct);
+            if (round == 0)
+            {
+                Console.WriteLine($"  topology {streamiz.Rate:N0} events/s, steady {streamiz.Timing.SteadyRate:N0}/s, stream thread {streamiz.Timing.ThreadCpuUs:0.0} µs per record");
             }
         }
 
+        ArgumentNullException.ThrowIfNull(streamiz);
+        // Every topic of the run, inputs, outputs and changelogs: a dropped record would make the figures of less work than claimed.
+        try
+        {
+            await broker.CheckForDroppedDataAsync();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new InvalidOperationException($"{ex.Message}. Use fewer --records.", ex);
+        }
+
         Console.WriteLine();
-        Console.WriteLine($"Streamiz topology ({options.Guarantee}, 1 stream thread): {streamiz.Rate:N0} events/s ({options.Records:N0} in {streamiz.Seconds:0.00} s after RUNNING), "
-                          + $"managed heap {streamiz.HeapMb:0} MB, working set {streamiz.WorkingSetMb:0} MB, RocksDB state {streamiz.StateMb:0.0} MB");
-        Console.WriteLine($"hand-written Confluent.Kafka loop:            {loop.Rate:N0} events/s ({options.Records:N0} in {loop.Seconds:0.00} s), managed heap {loop.HeapMb:0} MB");
-        Console.WriteLine($"same loop with the topology's Avro serdes:    {loopFast.Rate:N0} events/s ({options.Records:N0} in {loopFast.Seconds:0.00} s), managed heap {loopFast.HeapMb:0} MB");
-        Console.WriteLine($"Streamiz pass-through (deserialize invoice → serialize → To, no lookups): {passThrough.Rate:N0} events/s ({options.Records:N0} in {passThrough.Seconds:0.00} s)");
+        Console.WriteLine($"load average: {LoadAverage()}");
+        Console.WriteLine($"Streamiz topology ({options.Guarantee}, 1 stream thread): {streamiz.Rate:N0} events/s ({options.Records:N0} in {streamiz.Timing.Seconds:0.00} s after RUNNING, "
+                          + $"first output after {streamiz.Timing.FirstOutputSeconds:0.00} s), managed heap {streamiz.HeapMb:0} MB, working set {streamiz.WorkingSetMb:0} MB, RocksDB state {streamiz.StateMb:0.0} MB");
+        Console.WriteLine($"  steady state: {streamiz.Timing.Describe()}");
+        if (passThrough is null || loop is null || loopFast is null)
+        {
+            return 0;
+        }
+
+        Console.WriteLine($"hand-written Confluent.Kafka loop:            {loop.Rate:N0} events/s ({options.Records:N0} in {loop.Timing.Seconds:0.00} s), managed heap {loop.HeapMb:0} MB");
+        Console.WriteLine($"  steady state: {loop.Timing.Describe()}");
+        Console.WriteLine($"same loop with the topology's Avro serdes:    {loopFast.Rate:N0} events/s ({options.Records:N0} in {loopFast.Timing.Seconds:0.00} s), managed heap {loopFast.HeapMb:0} MB");
+        Console.WriteLine($"  steady state: {loopFast.Timing.Describe()}");
+        Console.WriteLine($"Streamiz pass-through (deserialize invoice → serialize → To, no lookups): {passThrough.Rate:N0} events/s ({options.Records:N0} in {passThrough.Timing.Seconds:0.00} s)");
+        Console.WriteLine($"  steady state: {passThrough.Timing.Describe()}");
         Console.WriteLine($"ratio topology / loop: {streamiz.Rate / loop.Rate:0.00}   topology / loop with the topology's serdes: {streamiz.Rate / loopFast.Rate:0.00}   "
                           + $"topology / Streamiz pass-through: {streamiz.Rate / passThrough.Rate:0.00}");
+        Console.WriteLine($"steady-state ratios: topology / loop {streamiz.Timing.SteadyRate / loop.Timing.SteadyRate:0.00}   "
+                          + $"topology / loop with the topology's serdes {streamiz.Timing.SteadyRate / loopFast.Timing.SteadyRate:0.00}   "
+                          + $"topology / pass-through {streamiz.Timing.SteadyRate / passThrough.Timing.SteadyRate:0.00}");
+        Console.WriteLine($"busiest-thread CPU per record (capacity of one thread): topology {streamiz.Timing.ThreadCpuUs:0.0} µs ({1e6 / streamiz.Timing.ThreadCpuUs:N0}/s), "
+                          + $"loop {loop.Timing.ThreadCpuUs:0.0} µs ({1e6 / loop.Timing.ThreadCpuUs:N0}/s), loop with the topology's serdes {loopFast.Timing.ThreadCpuUs:0.0} µs ({1e6 / loopFast.Timing.ThreadCpuUs:N0}/s), "
+                          + $"pass-through {passThrough.Timing.ThreadCpuUs:0.0} µs ({1e6 / passThrough.Timing.ThreadCpuUs:N0}/s)");
+        Console.WriteLine($"CPU-time ratios (loop µs / topology µs): vs loop {loop.Timing.ThreadCpuUs / streamiz.Timing.ThreadCpuUs:0.00}   "
+                          + $"vs loop with the topology's serdes {loopFast.Timing.ThreadCpuUs / streamiz.Timing.ThreadCpuUs:0.00}");
         return 0;
     }
 
-    private sealed record Result(double Rate, double Seconds, double HeapMb, double WorkingSetMb, double StateMb);
+    private const string PassThroughOutput = "bench.passthrough";
+
+    private static int Rounds(ProcessorsOptions options) => options.Warmup ? 2 : 1;
+
+    private static string LoadAverage()
+        => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    // Partitions so that the fullest one stays under 80% of the mock's 5 MiB (keys hash unevenly: 1.6x margin) and
+    // well under its 100,000 batches.
+    private static int PartitionsToHold(int records, int bytesPerRecord)
+    {
+        const double margin = 1.6;
+        var byBytes = records * (bytesPerRecord + 100.0) * margin / (0.8 * BenchBroker.EmbeddedPartitionMaxBytes);
+        var byBatches = records * margin / (BenchBroker.EmbeddedPartitionMaxBatches * 0.8);
+        return (int)Math.Ceiling(Math.Max(byBytes, byBatches));
+    }
+
+    // Average encoded size of the finance event of an invoice (one in ten has a subscription line).
+    private static int EventBytes(ISchemaRegistryClient registry, int customers)
+    {
+        var serdes = new StreamizAvroSerDes<FinanceEvent>(registry);
+        var context = new SerializationContext(MessageComponentType.Value, Topics.FinanceEvents);
+        var link = new AccountLink { canonicalCustomerId = "C-0", billingCustomerId = "cus_0", legalEntityId = "US01", billingCountry = "US", updatedAt = Day };
+        return (int)Enumerable.Range(0, 10)
+            .Select(i => serdes.Serialize(FinanceEventMapper.FromInvoice(Invoice(i, customers), link, new SourcePosition(Topics.BillingInvoices, 0, i))!, context).Length)
+            .Average();
+    }
+
+    /// <summary>
+    /// Progress of one side: the rate over its middle (20% to 80% of the records, so start-up and the tail are out),
+    /// and the CPU per record of the busiest thread and of the whole process over the same window.
+    /// </summary>
+    private sealed class SteadyWindow(int records)
+    {
+        private readonly long _from = records / 5;
+        private readonly long _to = records * 4L / 5;
+        private (double T, long N, ThreadCpu Threads, TimeSpan Cpu)? _start;
+        private (double T, long N, ThreadCpu Threads, TimeSpan Cpu)? _end;
+
+        public void Observe(double seconds, long done)
+        {
+            if (_start is null && done >= _from && done < _to)
+            {
+                _start = (seconds, done, ThreadCpu.Snapshot(), Process.GetCurrentProcess().TotalProcessorTime);
+            }
+            else if (_start is not null && _end is null && done >= _to)
+            {
+                _end = (seconds, done, ThreadCpu.Snapshot(), Process.GetCurrentProcess().TotalProcessorTime);
+            }
+        }
+
+        /// <summary>CPU per record of each thread name over the window (µs), most first.</summary>
+        public string Threads()
+            => _start is { } a && _end is { } b
+                ? string.Join(", ", b.Threads.ByName(a.Threads).Take(8).Select(t => $"{t.Name} {t.Cpu.TotalMicroseconds / (b.N - a.N):0.0}"))
+                : "";
+
+        public Timing Finish(double seconds, double firstOutputSeconds)
+        {
+            if (_start is not { } a || _end is not { } b)
+            {
+                throw new InvalidOperationException("the run was too short to observe its middle (20% to 80% of the records): use more --records");
+            }
+
+            var n = b.N - a.N;
+            var (thread, cpu) = b.Threads.Busiest(a.Threads);
+            return new Timing(seconds, firstOutputSeconds, n / (b.T - a.T), cpu.TotalMicroseconds / n, thread, (b.Cpu - a.Cpu).TotalMicroseconds / n, b.T - a.T);
+        }
+    }
+
+    private sealed record Timing(double Seconds, double FirstOutputSeconds, double SteadyRate, double ThreadCpuUs, string Thread, double ProcessCpuUs, double SteadySeconds)
+    {
+        public string Describe() => $"{SteadyRate:N0} events/s over {SteadySeconds:0.00} s; busiest thread '{Thread}' {ThreadCpuUs:0.0} µs CPU per record "
+                                    + $"(capacity {1e6 / ThreadCpuUs:N0}/s), whole process {ProcessCpuUs:0.0} µs per record";
+    }
+
+    private sealed record Result(int Records, Timing Timing, double HeapMb, double WorkingSetMb, double StateMb)
+    {
+        public double Rate => Records / Timing.Seconds;
+    }
 
     private static Invoice Invoice(int i, int customers) => new()
     {
@@ -207,9 +351,9 @@ public static class ProcessorsCommand
         await Task.CompletedTask;
     }
 
-    private static async Task<Result> RunTopologyAsync(BenchBroker broker, ISchemaRegistryClient registry, TopicManifest manifest, ProcessorsOptions options, CancellationToken ct)
+    private static async Task<Result> RunTopologyAsync(BenchBroker broker, ISchemaRegistryClient registry, TopicManifest manifest, ProcessorsOptions options, int outputPartitions, int round, CancellationToken ct)
     {
-        const string appId = "bench-processors";
+        var appId = $"bench-processors-{round}";
         var builder = new StreamBuilder();
         FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(registry), new FinanceMappingOptions { PersistentState = true });
         var topology = builder.Build();
@@ -220,121 +364,156 @@ public static class ProcessorsCommand
 
         var stateDir = Directory.CreateTempSubdirectory("bench-processors-");
         using var dlqProducer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = broker.BootstrapServers }).Build();
-        var config = new StreamConfig
-        {
-            ApplicationId = appId, BootstrapServers = broker.BootstrapServers, AutoOffsetReset = AutoOffsetReset.Earliest, NumStreamThreads = 1,
-            CommitIntervalMs = options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE ? 100 : 1000, Guarantee = options.Guarantee, StateDir = stateDir.FullName,
-            Logger = NullLoggerFactory.Instance, MaxPollRecords = options.MaxPollRecords,
-        };
-        // As in the raw baseline: librdkafka's default fetch.queue.backoff.ms (1000) idles a fast consumer.
-        config.AddConfig("fetch.queue.backoff.ms", 100);
+        var config = StreamConfigFor(appId, broker.BootstrapServers, stateDir.FullName, options, options.Guarantee);
         new StreamizDeadLetters(dlqProducer, registry, appId, NullLogger.Instance).Install(config);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stream = new KafkaStream(topology, config);
         stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
+        var before = EndOffsets(broker.BootstrapServers, Topics.FinanceEvents, outputPartitions);
         GC.Collect();
         await stream.StartAsync(ct);
         await running.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
+        var timing = await WatchOutputAsync(broker.BootstrapServers, Topics.FinanceEvents, outputPartitions, before, options, options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE, $"topology-{round}", ct);
+        var heap = GC.GetTotalMemory(false) / 1048576.0;
+        var workingSet = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
+        stream.Dispose();
+        var stateMb = stateDir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) / 1048576.0;
+        stateDir.Delete(recursive: true);
+        return new Result(options.Records, timing, heap, workingSet, stateMb);
+    }
+
+    private static StreamConfig StreamConfigFor(string appId, string bootstrap, string stateDir, ProcessorsOptions options, ProcessingGuarantee guarantee)
+    {
+        var config = new StreamConfig
+        {
+            ApplicationId = appId, BootstrapServers = bootstrap, AutoOffsetReset = AutoOffsetReset.Earliest, NumStreamThreads = 1,
+            Guarantee = guarantee, StateDir = stateDir, Logger = NullLoggerFactory.Instance,
+        };
+        // The product's settings (what `streaming up` runs with), then the benchmark's overrides.
+        var product = new ProductSettings();
+        StreamizThroughput.Apply(config, new ProductSettings
+        {
+            MaxPollRecords = options.MaxPollRecords ?? product.MaxPollRecords,
+            CommitIntervalMs = options.CommitIntervalMs ?? product.CommitIntervalMs,
+            FetchQueueBackoffMs = product.FetchQueueBackoffMs,
+        });
+        if (options.PollMs is { } pollMs)
+        {
+            config.PollMs = pollMs;
+        }
+
+        foreach (var (key, value) in options.Config)
+        {
+            // Streamiz maps known keys onto typed properties: give numbers and booleans as such.
+            if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number))
+            {
+                config.AddConfig(key, number);
+            }
+            else if (bool.TryParse(value, out var flag))
+            {
+                config.AddConfig(key, flag);
+            }
+            else
+            {
+                config.AddConfig(key, value);
+            }
+        }
+
+        return config;
+    }
+
+    // End offsets of an output topic before a side starts: earlier rounds' output is already there.
+    private static long EndOffsets(string bootstrap, string topic, int partitionCount)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-end-offsets" }).Build();
+        return Enumerable.Range(0, partitionCount).Sum(p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(5)).High.Value);
+    }
+
+    // Polls the output topic's end offsets (read_committed under EOS: the high watermark counts transaction markers
+    // too) every 20 ms from state RUNNING until every record is there.
+    private static async Task<Timing> WatchOutputAsync(string bootstrap, string topic, int partitionCount, long before, ProcessorsOptions options, bool eos, string side, CancellationToken ct)
+    {
         var sw = Stopwatch.StartNew();
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = broker.BootstrapServers }).Build();
-        var isolation = options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE ? IsolationLevel.ReadCommitted : IsolationLevel.ReadUncommitted;
-        using var counter = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "bench-counter", IsolationLevel = isolation }).Build();
-        var partitions = Enumerable.Range(0, manifest.Topics.Single(t => t.Name == Topics.FinanceEvents).Partitions).Select(p => new TopicPartition(Topics.FinanceEvents, p)).ToList();
+        using var counter = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap, GroupId = $"bench-counter-{side}", IsolationLevel = eos ? IsolationLevel.ReadCommitted : IsolationLevel.ReadUncommitted,
+        }).Build();
+        var partitions = Enumerable.Range(0, partitionCount).Select(p => new TopicPartition(topic, p)).ToList();
+        var window = new SteadyWindow(options.Records);
+        double? firstOutput = null;
         long last = -1;
         var lastChange = Stopwatch.StartNew();
+        var lastPrint = TimeSpan.Zero;
         while (true)
         {
-            // Committed (read_committed) end offsets: under EOS the high watermark counts transaction markers too.
-            var produced = partitions.Sum(tp => counter.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value);
+            var produced = partitions.Sum(tp => counter.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value) - before;
+            var now = sw.Elapsed.TotalSeconds;
+            window.Observe(now, produced);
+            if (produced > 0)
+            {
+                firstOutput ??= now;
+            }
+
             if (produced != last)
             {
-                if (options.Verbose || lastChange.Elapsed > TimeSpan.FromSeconds(2))
+                if ((options.Verbose && sw.Elapsed - lastPrint >= TimeSpan.FromMilliseconds(100)) || lastChange.Elapsed > TimeSpan.FromSeconds(2))
                 {
-                    Console.WriteLine($"  t={sw.Elapsed.TotalSeconds,6:0.0} s  finance.events.v1 end offsets {produced:N0}{(lastChange.Elapsed > TimeSpan.FromSeconds(2) ? $" (after {lastChange.Elapsed.TotalSeconds:0.0} s without progress)" : "")}");
+                    Console.WriteLine($"  {side} t={now,6:0.00} s  {topic} end offsets {produced:N0}{(lastChange.Elapsed > TimeSpan.FromSeconds(2) ? $" (after {lastChange.Elapsed.TotalSeconds:0.0} s without progress)" : "")}");
+                    lastPrint = sw.Elapsed;
                 }
 
                 last = produced;
                 lastChange.Restart();
             }
 
-            if (produced >= options.Records && (options.Guarantee != ProcessingGuarantee.EXACTLY_ONCE || lastChange.Elapsed > TimeSpan.FromSeconds(1)))
+            if (produced >= options.Records && (!eos || lastChange.Elapsed > TimeSpan.FromSeconds(1)))
             {
                 break;
             }
 
             if (lastChange.Elapsed > TimeSpan.FromSeconds(120))
             {
-                throw new TimeoutException($"topology stalled at {produced:N0} of {options.Records:N0} for 120 s");
+                throw new TimeoutException($"{side} stalled at {produced:N0} of {options.Records:N0} for 120 s");
             }
 
-            await Task.Delay(100, ct);
+            await Task.Delay(20, ct);
         }
 
-        var seconds = options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE ? sw.Elapsed.TotalSeconds - 1 : sw.Elapsed.TotalSeconds;
-        var heap = GC.GetTotalMemory(false) / 1048576.0;
-        var workingSet = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
-        stream.Dispose();
-        var stateMb = stateDir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) / 1048576.0;
-        stateDir.Delete(recursive: true);
-        return new Result(options.Records / seconds, seconds, heap, workingSet, stateMb);
+        if (options.Verbose)
+        {
+            Console.WriteLine($"  {side}: CPU µs per record by thread: {window.Threads()}");
+        }
+
+        // Under EOS the loop waited 1 s without progress to be sure the last transaction was in.
+        var seconds = eos ? sw.Elapsed.TotalSeconds - lastChange.Elapsed.TotalSeconds : sw.Elapsed.TotalSeconds;
+        return window.Finish(seconds, firstOutput ?? seconds);
     }
 
     // The framework's own ceiling on this broker: the same input through a Streamiz topology that only deserializes
     // and re-serializes each invoice (at least once, 1 thread), to separate Streamiz's cost from the mapping's.
-    private static async Task<Result> RunPassThroughAsync(BenchBroker broker, ISchemaRegistryClient registry, ProcessorsOptions options, CancellationToken ct)
+    private static async Task<Result> RunPassThroughAsync(BenchBroker broker, ISchemaRegistryClient registry, ProcessorsOptions options, int outputPartitions, int round, CancellationToken ct)
     {
-        const string output = "bench.passthrough";
-        await broker.CreateTopicAsync(output, 6);
-        await registry.RegisterSchemaAsync(Topics.ValueSubject(output), new Schema(Streaming.Contracts.Billing.Invoice._SCHEMA.ToString(), SchemaType.Avro));
+        const string output = PassThroughOutput;
         var serdes = new FinanceSerdes(registry);
         var builder = new StreamBuilder();
-        builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Avro<Invoice>()).MapValues((v, _) => v).To(output, serdes.Key, serdes.Avro<Invoice>());
+        builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Source<Invoice>()).MapValues((v, _) => v).ToTopic(output, serdes.Key, serdes.Avro<Invoice>(), "pass-through-sink");
         var stateDir = Directory.CreateTempSubdirectory("bench-passthrough-");
-        var config = new StreamConfig
-        {
-            ApplicationId = "bench-passthrough", BootstrapServers = broker.BootstrapServers, AutoOffsetReset = AutoOffsetReset.Earliest, NumStreamThreads = 1,
-            CommitIntervalMs = 1000, StateDir = stateDir.FullName, Logger = NullLoggerFactory.Instance, MaxPollRecords = options.MaxPollRecords,
-        };
+        var config = StreamConfigFor($"bench-passthrough-{round}", broker.BootstrapServers, stateDir.FullName, options, ProcessingGuarantee.AT_LEAST_ONCE);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stream = new KafkaStream(builder.Build(), config);
         stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
+        var before = EndOffsets(broker.BootstrapServers, output, outputPartitions);
         await stream.StartAsync(ct);
         await running.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
-        var sw = Stopwatch.StartNew();
-        using var counter = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "bench-passthrough-counter" }).Build();
-        var partitions = Enumerable.Range(0, 6).Select(p => new TopicPartition(output, p)).ToList();
-        var lastChange = Stopwatch.StartNew();
-        long last = -1;
-        while (true)
-        {
-            var produced = partitions.Sum(tp => counter.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value);
-            if (produced >= options.Records)
-            {
-                break;
-            }
-
-            if (produced != last)
-            {
-                last = produced;
-                lastChange.Restart();
-            }
-            else if (lastChange.Elapsed > TimeSpan.FromSeconds(60))
-            {
-                throw new TimeoutException($"pass-through stalled at {produced:N0} of {options.Records:N0}");
-            }
-
-            await Task.Delay(50, ct);
-        }
-
-        var seconds = sw.Elapsed.TotalSeconds;
+        var timing = await WatchOutputAsync(broker.BootstrapServers, output, outputPartitions, before, options, eos: false, $"pass-through-{round}", ct);
         stream.Dispose();
         stateDir.Delete(recursive: true);
-        return new Result(options.Records / seconds, seconds, GC.GetTotalMemory(false) / 1048576.0, Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
+        return new Result(options.Records, timing, GC.GetTotalMemory(false) / 1048576.0, Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
     }
 
     // topologySerdes: false = Confluent's AvroSerializer/AvroDeserializer (what a hand-written service would use);
     // true = the topology's StreamizAvroSerDes (same bytes), so the ratio can also be read without the serdes difference.
-    private static async Task<Result> RunLoopAsync(string bootstrap, ISchemaRegistryClient registry, ProcessorsOptions options, bool topologySerdes, CancellationToken ct)
+    private static async Task<Result> RunLoopAsync(string bootstrap, ISchemaRegistryClient registry, ProcessorsOptions options, bool topologySerdes, int round, CancellationToken ct)
     {
         // Master data into dictionaries, the way a hand-written service would hold it.
         var links = Load(bootstrap, Topics.AccountLinks, new AvroSerdes<AccountLink>(registry));
@@ -354,12 +533,13 @@ public static class ProcessorsCommand
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, LingerMs = 5 }).Build();
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
-            BootstrapServers = bootstrap, GroupId = topologySerdes ? "bench-loop-serdes" : "bench-loop", AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = true, EnableAutoOffsetStore = false,
+            BootstrapServers = bootstrap, GroupId = topologySerdes ? $"bench-loop-serdes-{round}" : $"bench-loop-{round}", AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = true, EnableAutoOffsetStore = false,
             FetchQueueBackoffMs = 100,
         }).Build();
         consumer.Subscribe(Topics.BillingInvoices);
         GC.Collect();
         Stopwatch? sw = null;
+        var window = new SteadyWindow(options.Records);
         var done = 0;
         var failed = 0L;
         while (done < options.Records)
@@ -392,6 +572,7 @@ public static class ProcessorsCommand
                 report => { if (report.Error.IsError) { Interlocked.Increment(ref failed); } });
             consumer.StoreOffset(r);
             done++;
+            window.Observe(sw.Elapsed.TotalSeconds, done);
         }
 
         if (producer.Flush(TimeSpan.FromSeconds(60)) > 0 || Interlocked.Read(ref failed) > 0)
@@ -400,10 +581,15 @@ public static class ProcessorsCommand
         }
 
         var seconds = sw!.Elapsed.TotalSeconds;
+        if (options.Verbose)
+        {
+            Console.WriteLine($"  loop: CPU µs per record by thread: {window.Threads()}");
+        }
+
         var heap = GC.GetTotalMemory(false) / 1048576.0;
         consumer.Close();
         await Task.CompletedTask;
-        return new Result(options.Records / seconds, seconds, heap, Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
+        return new Result(options.Records, window.Finish(seconds, 0), heap, Process.GetCurrentProcess().WorkingSet64 / 1048576.0, 0);
     }
 
     private static Dictionary<string, T> Load<T>(string bootstrap, string topic, AvroSerdes<T> serdes)

@@ -150,56 +150,80 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
 
         var e = entity.legalEntityId;
         var missing = new List<MissingMasterData>();
-        var roles = new List<(AccountRole Role, string? Jurisdiction)> { (AccountRole.AR, null) };
-        void Products(IEnumerable<string?> ids)
+        // Loops rather than LINQ: this runs for every record. Order matters (the first missing item gives the reason
+        // code): products, tax rules per jurisdiction, then GL mappings per role, each in first-seen order.
+        var roles = new List<(AccountRole Role, string? Jurisdiction)>(8) { (AccountRole.AR, null) };
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        void Product(string? id)
         {
-            foreach (var id in ids.OfType<string>().Distinct(StringComparer.Ordinal).Where(id => MasterData.Product(id) is null))
+            if (id is not null && seen.Add(id) && MasterData.Product(id) is null)
             {
                 missing.Add(MissingMasterData.Product(id));
             }
         }
 
-        void Taxes(IEnumerable<string> jurisdictions, DateTime on)
+        void Tax(string jurisdiction, DateTime on)
         {
-            foreach (var j in jurisdictions.Distinct(StringComparer.Ordinal))
+            if (!seen.Add("\0tax:" + jurisdiction))
             {
-                if (MasterData.TaxRule(e, j, on) is null)
-                {
-                    missing.Add(MissingMasterData.TaxRule(e, j));
-                }
-
-                roles.Add((AccountRole.TAX_PAYABLE, j));
+                return;
             }
+
+            if (MasterData.TaxRule(e, jurisdiction, on) is null)
+            {
+                missing.Add(MissingMasterData.TaxRule(e, jurisdiction));
+            }
+
+            roles.Add((AccountRole.TAX_PAYABLE, jurisdiction));
+        }
+
+        // Revenue accounts of a line: a subscription with a service period also defers; anything else than
+        // subscriptions and services books to `other`.
+        void LineRoles(LineKind kind, bool deferred, AccountRole other)
+        {
+            if (kind == LineKind.SUBSCRIPTION && deferred)
+            {
+                roles.Add((AccountRole.DEFERRED_REVENUE, null));
+            }
+
+            roles.Add((kind switch { LineKind.SUBSCRIPTION => AccountRole.SUBSCRIPTION_REVENUE, LineKind.SERVICES => AccountRole.SERVICES_REVENUE, _ => other }, null));
         }
 
         if (fact.Invoice is { } invoice)
         {
-            Products(invoice.lines.Select(l => l.productId));
-            Taxes(invoice.taxLines.Select(t => t.jurisdictionCode), invoice.issuedAt);
             foreach (var line in invoice.lines)
             {
-                roles.AddRange(line.kind switch
-                {
-                    LineKind.SUBSCRIPTION when line.servicePeriodStart is not null && line.servicePeriodEnd is not null =>
-                        [(AccountRole.DEFERRED_REVENUE, null), (AccountRole.SUBSCRIPTION_REVENUE, null)],
-                    LineKind.SUBSCRIPTION => [(AccountRole.SUBSCRIPTION_REVENUE, null)],
-                    LineKind.SERVICES => [(AccountRole.SERVICES_REVENUE, null)],
-                    _ => new (AccountRole, string?)[] { (AccountRole.UNBILLED_RECEIVABLE, null) },
-                });
+                Product(line.productId);
+            }
+
+            foreach (var tax in invoice.taxLines)
+            {
+                Tax(tax.jurisdictionCode, invoice.issuedAt);
+            }
+
+            foreach (var line in invoice.lines)
+            {
+                LineRoles(line.kind, deferred: line.servicePeriodStart is not null && line.servicePeriodEnd is not null, AccountRole.UNBILLED_RECEIVABLE);
             }
         }
         else if (fact.CreditNote is { } note)
         {
-            Products(note.lines.Select(l => l.productId));
-            Taxes(note.lines.SelectMany(l => l.taxLines).Select(t => t.jurisdictionCode), note.issuedAt);
             foreach (var line in note.lines)
             {
-                roles.AddRange(line.originalLineKind switch
+                Product(line.productId);
+            }
+
+            foreach (var line in note.lines)
+            {
+                foreach (var tax in line.taxLines)
                 {
-                    LineKind.SUBSCRIPTION => [(AccountRole.DEFERRED_REVENUE, null), (AccountRole.SUBSCRIPTION_REVENUE, null)],
-                    LineKind.SERVICES => [(AccountRole.SERVICES_REVENUE, null)],
-                    _ => new (AccountRole, string?)[] { (AccountRole.USAGE_REVENUE, null) },
-                });
+                    Tax(tax.jurisdictionCode, note.issuedAt);
+                }
+            }
+
+            foreach (var line in note.lines)
+            {
+                LineRoles(line.originalLineKind, deferred: true, AccountRole.USAGE_REVENUE);
             }
         }
         else if (fact.Payment is { } payment)
@@ -211,9 +235,10 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
             }
         }
 
-        foreach (var (role, jurisdiction) in roles.Distinct())
+        var checkedRoles = new HashSet<(AccountRole, string?)>();
+        foreach (var (role, jurisdiction) in roles)
         {
-            if (MasterData.GlMapping(e, role, jurisdiction) is null)
+            if (checkedRoles.Add((role, jurisdiction)) && MasterData.GlMapping(e, role, jurisdiction) is null)
             {
                 missing.Add(MissingMasterData.GlMapping(e, role, jurisdiction));
             }

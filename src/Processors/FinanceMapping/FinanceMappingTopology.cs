@@ -24,6 +24,14 @@ public sealed class FinanceSerdes(ISchemaRegistryClient registry)
 
     /// <summary>Serdes for a contract type framed under <paramref name="subjectTopic"/>'s subject (for internal topics).</summary>
     public ISerDes<T> Avro<T>(string subjectTopic) where T : class, ISpecificRecord => new StreamizAvroSerDes<T>(registry, subjectTopic);
+
+    /// <summary>
+    /// Serdes for a topology's source topic (<c>builder.Stream</c>, a repartition topic): as <see cref="Avro{T}()"/>, but
+    /// each consumed record is decoded once although Streamiz asks twice (<see cref="StreamizAvroSerDes{T}.DecodeOncePerRecord"/>).
+    /// Not for state stores or global tables, whose stored bytes may be read again and again.
+    /// </summary>
+    public ISerDes<T> Source<T>(string? subjectTopic = null) where T : class, ISpecificRecord
+        => new StreamizAvroSerDes<T>(registry, subjectTopic) { DecodeOncePerRecord = true };
 }
 
 /// <summary>
@@ -68,21 +76,21 @@ public static class FinanceMappingTopology
         options ??= new FinanceMappingOptions();
         var masterData = MasterDataTables.Declare(builder, serdes);
 
-        var invoices = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Avro<Invoice>()), serdes, ApplicationId, "invoice")
+        var invoices = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingInvoices, serdes.Key, serdes.Source<Invoice>()), serdes, ApplicationId, "invoice")
             .MapValues((v, _) => new BillingFact(Invoice: v), "invoice-fact");
-        var credits = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingCreditNotes, serdes.Key, serdes.Avro<CreditNote>()), serdes, ApplicationId, "credit-note")
+        var credits = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingCreditNotes, serdes.Key, serdes.Source<CreditNote>()), serdes, ApplicationId, "credit-note")
             .Transform(TransformerBuilder.New<string, CreditNote, string, CreditNote>().Transformer(ByInvoice).Build(), "credit-note-by-invoice")
-            .Repartition(Repartitioned<string, CreditNote>.As("credit-notes-by-invoice").WithKeySerdes(serdes.Key).WithValueSerdes(serdes.Avro<CreditNote>(Topics.BillingCreditNotes)))
+            .Repartition(Repartitioned<string, CreditNote>.As("credit-notes-by-invoice").WithKeySerdes(serdes.Key).WithValueSerdes(serdes.Source<CreditNote>(Topics.BillingCreditNotes)))
             .MapValues((v, _) => new BillingFact(CreditNote: v), "credit-note-fact");
         Map(invoices.Merge(credits, "invoice-credit-merge"), serdes, options, InvoiceStore, "invoice");
 
-        var payments = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingPayments, serdes.Key, serdes.Avro<Payment>()), serdes, ApplicationId, "payment")
+        var payments = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingPayments, serdes.Key, serdes.Source<Payment>()), serdes, ApplicationId, "payment")
             .MapValues((v, _) => new BillingFact(Payment: v), "payment-fact");
         Map(payments, serdes, options, PaymentStore, "payment");
 
         Usage.UsageAccrualTopology.ConfigureTopology(builder, serdes, masterData, options);
 
-        var opportunities = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.CrmOpportunities, serdes.Key, serdes.Avro<Streaming.Contracts.Crm.CrmOpportunity>()),
+        var opportunities = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.CrmOpportunities, serdes.Key, serdes.Source<Streaming.Contracts.Crm.CrmOpportunity>()),
             serdes, ApplicationId, "opportunity");
         Sinks(opportunities.Transform(
             TransformerBuilder.New<string, Streaming.Contracts.Crm.CrmOpportunity, string, FinanceOutput>()
@@ -108,15 +116,14 @@ public static class FinanceMappingTopology
     {
         ArgumentNullException.ThrowIfNull(outputs);
         ArgumentNullException.ThrowIfNull(serdes);
-        outputs.Filter((_, o, _) => o.Event is not null, $"{name}-events")
-            .MapValues((o, _) => o.Event!, $"{name}-event-values")
-            .To(Topics.FinanceEvents, serdes.Key, serdes.Avro<FinanceEvent>(), $"{name}-finance-events-sink");
-        outputs.Filter((_, o, _) => o.Order is not null, $"{name}-orders")
-            .MapValues((o, _) => o.Order!, $"{name}-order-values")
-            .To(Topics.FinanceOrders, serdes.Key, serdes.Avro<FinanceOrder>(), $"{name}-finance-orders-sink");
-        outputs.Filter((_, o, _) => o.Quarantine is not null, $"{name}-quarantined")
-            .MapValues((o, _) => o.Quarantine!, $"{name}-quarantine-values")
-            .To(Topics.Quarantine, serdes.Key, serdes.Avro<QuarantineRecord>(), $"{name}-quarantine-sink");
+        // One branch node routes each output to its one sink (three filters would each see every output).
+        var routes = outputs.Branch($"{name}-outputs", (_, o, _) => o.Event is not null, (_, o, _) => o.Order is not null, (_, o, _) => o.Quarantine is not null);
+        routes[0].MapValues((o, _) => o.Event!, $"{name}-event-values")
+            .ToTopic(Topics.FinanceEvents, serdes.Key, serdes.Avro<FinanceEvent>(), $"{name}-finance-events-sink");
+        routes[1].MapValues((o, _) => o.Order!, $"{name}-order-values")
+            .ToTopic(Topics.FinanceOrders, serdes.Key, serdes.Avro<FinanceOrder>(), $"{name}-finance-orders-sink");
+        routes[2].MapValues((o, _) => o.Quarantine!, $"{name}-quarantine-values")
+            .ToTopic(Topics.Quarantine, serdes.Key, serdes.Avro<QuarantineRecord>(), $"{name}-quarantine-sink");
     }
 
     private static void Map(IKStream<string, BillingFact> facts, FinanceSerdes serdes, FinanceMappingOptions options, string store, string name)

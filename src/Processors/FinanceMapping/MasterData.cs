@@ -102,7 +102,7 @@ public sealed class MasterDataLookup
     private readonly ITimestampedKeyValueStore<string, Streaming.Contracts.Crm.CrmAccount> _crmAccounts;
     private readonly TimeProvider _clock;
     private Index _index = Index.Empty;
-    private DateTimeOffset _builtAt = DateTimeOffset.MinValue;
+    private long? _builtAt;
 
     /// <summary>Resolves the five global stores from a processor context.</summary>
     /// <exception cref="InvalidOperationException">A store is not in the topology (the tables were not declared with <see cref="MasterDataTables.Declare"/>).</exception>
@@ -132,13 +132,17 @@ public sealed class MasterDataLookup
     private readonly Dictionary<string, AccountLink> _linkCache = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LegalEntity> _entityCache = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Product> _productCache = new(StringComparer.Ordinal);
-    private DateTimeOffset _cachedAt = DateTimeOffset.MinValue;
+    private long? _cachedAt;
+
+    // Monotonic timestamps (TimeProvider.GetTimestamp): a record makes a dozen lookups, and reading the wall clock for
+    // each showed up in the stream thread's profile.
+    private bool Older(long? since, TimeSpan than, long now) => since is not { } s || _clock.GetElapsedTime(s, now) > than;
 
     private T? Cached<T>(Dictionary<string, T> cache, ITimestampedKeyValueStore<string, T> store, string key)
         where T : class
     {
-        var now = _clock.GetUtcNow();
-        if (now - _cachedAt > RefreshInterval)
+        var now = _clock.GetTimestamp();
+        if (Older(_cachedAt, RefreshInterval, now))
         {
             _linkCache.Clear();
             _entityCache.Clear();
@@ -161,17 +165,53 @@ public sealed class MasterDataLookup
     }
 
     /// <summary>The tax rule of an entity for a jurisdiction valid on <paramref name="on"/>, or null.</summary>
+    // Tax rules and GL mappings are looked up several times per record: static lambdas with their arguments passed
+    // as state and loops, so a lookup allocates nothing.
     public TaxRule? TaxRule(string entity, string jurisdiction, DateTime on)
-        => Find(ix => ix.TaxRules.TryGetValue((entity, jurisdiction), out var rules)
-            ? rules.FirstOrDefault(r => (r.validFrom is null || r.validFrom.Value.Date <= on.Date) && (r.validTo is null || on.Date <= r.validTo.Value.Date))
-            : null);
+        => Find((Entity: entity, Jurisdiction: jurisdiction, Day: on.Date),
+            static (ix, a) => ix.TaxRules.TryGetValue((a.Entity, a.Jurisdiction), out var rules) ? ValidOn(rules, a.Day) : null);
 
     /// <summary>The GL mapping of an entity for a role (a jurisdiction-specific mapping wins over a generic one), or null.</summary>
     public GlMapping? GlMapping(string entity, AccountRole role, string? jurisdiction = null)
-        => Find(ix => ix.GlMappings.TryGetValue((entity, role), out var maps)
-            ? maps.FirstOrDefault(m => jurisdiction is not null && string.Equals(m.jurisdictionCode, jurisdiction, StringComparison.OrdinalIgnoreCase))
-              ?? maps.FirstOrDefault(m => m.jurisdictionCode is null)
-            : null);
+        => Find((Entity: entity, Role: role, Jurisdiction: jurisdiction),
+            static (ix, a) => ix.GlMappings.TryGetValue((a.Entity, a.Role), out var maps) ? Pick(maps, a.Jurisdiction) : null);
+
+    private static TaxRule? ValidOn(List<TaxRule> rules, DateTime day)
+    {
+        foreach (var r in rules)
+        {
+            if ((r.validFrom is null || r.validFrom.Value.Date <= day) && (r.validTo is null || day <= r.validTo.Value.Date))
+            {
+                return r;
+            }
+        }
+
+        return null;
+    }
+
+    private static GlMapping? Pick(List<GlMapping> maps, string? jurisdiction)
+    {
+        if (jurisdiction is not null)
+        {
+            foreach (var m in maps)
+            {
+                if (string.Equals(m.jurisdictionCode, jurisdiction, StringComparison.OrdinalIgnoreCase))
+                {
+                    return m;
+                }
+            }
+        }
+
+        foreach (var m in maps)
+        {
+            if (m.jurisdictionCode is null)
+            {
+                return m;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>CRM account by id, or null.</summary>
     public Streaming.Contracts.Crm.CrmAccount? CrmAccount(string id) => _crmAccounts.Get(id)?.Value;
@@ -199,24 +239,28 @@ public sealed class MasterDataLookup
 
     private T? Find<T>(Func<Index, T?> lookup)
         where T : class
+        => Find(lookup, static (ix, l) => l(ix));
+
+    private T? Find<TArgs, T>(TArgs args, Func<Index, TArgs, T?> lookup)
+        where T : class
     {
-        var now = _clock.GetUtcNow();
-        if (now - _builtAt > RefreshInterval)
+        var now = _clock.GetTimestamp();
+        if (Older(_builtAt, RefreshInterval, now))
         {
             Rebuild(now);
         }
 
-        var found = lookup(_index);
-        if (found is null && now - _builtAt > MissRefreshInterval)
+        var found = lookup(_index, args);
+        if (found is null && Older(_builtAt, MissRefreshInterval, now))
         {
             Rebuild(now);
-            found = lookup(_index);
+            found = lookup(_index, args);
         }
 
         return found;
     }
 
-    private void Rebuild(DateTimeOffset now)
+    private void Rebuild(long now)
     {
         var taxRules = Values(_taxRules)
             .GroupBy(r => (r.legalEntityId, r.jurisdictionCode))

@@ -68,7 +68,7 @@ public sealed class StreamizDeadLetters(IProducer<string, byte[]> producer, ISch
                 DateTimeOffset.FromUnixTimeMilliseconds(ctx.Timestamp).UtcDateTime, "Tombstone",
                 $"{ctx.Topic} carries facts; a null value (tombstone) at partition {ctx.Partition}, offset {ctx.Offset} is not one.", applicationId, DateTime.UtcNow)),
                 $"{name}-tombstone-letters")
-            .To(Topics.DeadLetters, serdes.Key, serdes.Avro<DeadLetterRecord>(), $"{name}-dlq-sink");
+            .ToTopic(Topics.DeadLetters, serdes.Key, serdes.Avro<DeadLetterRecord>(), $"{name}-dlq-sink");
         return stream.Filter((_, v, _) => v is not null, $"{name}-values");
     }
 }

@@ -25,7 +25,7 @@ public static class UsageAccrualTopology
         ArgumentNullException.ThrowIfNull(serdes);
         ArgumentNullException.ThrowIfNull(masterData);
         ArgumentNullException.ThrowIfNull(options);
-        var usage = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingUsage, serdes.Key, serdes.Avro<UsageEvent>()),
+        var usage = Hosting.StreamizDeadLetters.SplitTombstones(builder.Stream(Topics.BillingUsage, serdes.Key, serdes.Source<UsageEvent>()),
             serdes, FinanceMappingTopology.ApplicationId, "usage");
         var outputs = usage.Transform(
             TransformerBuilder.New<string, UsageEvent, string, FinanceOutput>()

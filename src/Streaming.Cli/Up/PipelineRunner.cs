@@ -41,6 +41,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         ProcessorsOptions? processorsOptions = null)
     {
         _guarantee = processorsOptions?.ExactlyOnce == true ? ProcessingGuarantee.EXACTLY_ONCE : ProcessingGuarantee.AT_LEAST_ONCE;
+        _processorsOptions = processorsOptions ?? new ProcessorsOptions();
         // The configured ledger (Ledger:Provider / LEDGER_CONNECTION_STRING); SQLite at ledgerPath unless PostgreSQL is configured.
         await using var ledger = await LedgerFactory.OpenAsync(ledgerOptions ?? new LedgerOptions(), ct, ledgerPath, netSuite, loggerFactory).ConfigureAwait(false);
         output.WriteLine(ledger is SqliteLedger ? $"Ledger: SQLite at {ledger.Location}" : $"Ledger: {ledger.Location}");
@@ -225,7 +226,6 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         config.ApplicationId = FinanceMappingTopology.ApplicationId;
         config.BootstrapServers = stack.BootstrapServers;
         config.StateDir = Path.GetFullPath(stateDir);
-        config.CommitIntervalMs = 100;
         config.AutoOffsetReset = AutoOffsetReset.Earliest;
         config.Logger = StreamizLogging.Factory;
         if (_guarantee == ProcessingGuarantee.EXACTLY_ONCE)
@@ -239,12 +239,14 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             config.EnableIdempotence = true;
         }
 
+        StreamizThroughput.Apply(config, _processorsOptions);
         new StreamizDeadLetters(producer, stack.Registry, FinanceMappingTopology.ApplicationId, loggerFactory.CreateLogger<StreamizDeadLetters>()).Install(config);
         return config;
     }
 
     private FinanceMappingOptions _financeOptions = new();
     private ProcessingGuarantee _guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
+    private ProcessorsOptions _processorsOptions = new();
     private volatile KafkaStream.State? _topologyState;
     private volatile bool _stopping;
     private readonly TaskCompletionSource _topologyFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);

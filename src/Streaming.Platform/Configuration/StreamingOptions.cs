@@ -120,4 +120,23 @@ public sealed class ProcessorsOptions
 
     /// <summary>True when <see cref="ProcessingGuarantee"/> is <c>ExactlyOnce</c>.</summary>
     public bool ExactlyOnce => ProcessingGuarantee == "ExactlyOnce";
+
+    /// <summary>
+    /// Streamiz <c>commit.interval.ms</c> under <c>AtLeastOnce</c>: each commit flushes the producer (waits for every
+    /// delivery report) on the stream thread, so a short interval means more of those waits. <c>ExactlyOnce</c> keeps 100 ms
+    /// (a transaction per commit; readers see nothing before it).
+    /// </summary>
+    [Range(10, 60_000, ErrorMessage = "Processors:CommitIntervalMs must be between 10 and 60000.")]
+    public int CommitIntervalMs { get; set; } = 1000;
+
+    /// <summary>Streamiz <c>max.poll.records</c>: records a stream thread takes from its consumer per poll loop.</summary>
+    [Range(1, 100_000, ErrorMessage = "Processors:MaxPollRecords must be between 1 and 100000.")]
+    public int MaxPollRecords { get; set; } = 500;
+
+    /// <summary>
+    /// librdkafka <c>fetch.queue.backoff.ms</c> of the topology's main consumer. librdkafka's default (1000) makes a
+    /// partition whose local queue is full wait a second before its next fetch, which idles a fast stream thread.
+    /// </summary>
+    [Range(0, 300_000, ErrorMessage = "Processors:FetchQueueBackoffMs must be between 0 and 300000.")]
+    public int FetchQueueBackoffMs { get; set; } = 100;
 }
