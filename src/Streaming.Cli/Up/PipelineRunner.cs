@@ -144,7 +144,11 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         output.WriteLine($"Processing guarantee: {(_guarantee == ProcessingGuarantee.EXACTLY_ONCE ? "ExactlyOnce" : "AtLeastOnce")}");
         for (var attempt = 1; ; attempt++)
         {
-            var stream = new KafkaStream(topology, CreateStreamConfig(stateDir, producer));
+            var config = CreateStreamConfig(stateDir, producer);
+            // Under exactly-once the topology's progress is the offsets its transactions commit; the tracker records them
+            // (the embedded broker never shows them as group offsets; see docs/processors.md).
+            _offsetTracker = _guarantee == ProcessingGuarantee.EXACTLY_ONCE ? new TransactionalOffsetTracker(config) : null;
+            var stream = _offsetTracker is null ? new KafkaStream(topology, config) : new KafkaStream(topology, config, _offsetTracker);
             stream.StateChanged += (_, state) =>
             {
                 _topologyState = state;
@@ -241,6 +245,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
     private FinanceMappingOptions _financeOptions = new();
     private ProcessingGuarantee _guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
+    private TransactionalOffsetTracker? _offsetTracker;
     private volatile KafkaStream.State? _topologyState;
     private volatile bool _stopping;
     private readonly TaskCompletionSource _topologyFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -259,7 +264,12 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
-    /// <summary>Waits until the topology's and the sink's committed offsets reach the end of their input topics, twice in a row.</summary>
+    /// <summary>
+    /// Waits until the topology's and the sink's committed offsets reach the end of their input topics, twice in a row.
+    /// Under exactly-once the topology's committed offsets are those its transactions committed (also taken from
+    /// <see cref="TransactionalOffsetTracker"/>), and a gap between a committed offset and the end that holds no data
+    /// record (only transaction markers, which no consumer commits past) is not lag.
+    /// </summary>
     private async Task WaitForCaughtUpAsync(Task sinkTask, IReadOnlyList<string> topologySources, TimeSpan timeout, CancellationToken ct)
     {
         using var admin = new AdminClientBuilder(stack.AdminConfig()).Build();
@@ -297,7 +307,8 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             var parts = new List<string>();
             foreach (var (group, partitions) in partitionsByGroup)
             {
-                var groupLag = await LagAsync(admin, group, partitions, ct).ConfigureAwait(false);
+                var groupLag = await LagAsync(admin, group, partitions,
+                    group == FinanceMappingTopology.ApplicationId ? _offsetTracker?.Committed : null, ct).ConfigureAwait(false);
                 lag += groupLag;
                 parts.Add($"{group} {groupLag}");
             }
@@ -316,13 +327,66 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
-    private static async Task<long> LagAsync(IAdminClient admin, string group, List<TopicPartition> partitions, CancellationToken ct)
+    private async Task<long> LagAsync(IAdminClient admin, string group, List<TopicPartition> partitions,
+        IReadOnlyDictionary<TopicPartition, long>? transactionallyCommitted, CancellationToken ct)
     {
         var ends = await admin.ListOffsetsAsync(partitions.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Latest() }))
             .WaitAsync(ct).ConfigureAwait(false);
         var committed = (await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, partitions)]).WaitAsync(ct).ConfigureAwait(false))
             .Single().Partitions.ToDictionary(p => p.TopicPartition, p => p.Offset.IsSpecial ? 0 : p.Offset.Value);
-        return ends.ResultInfos.Sum(r => Math.Max(0, r.TopicPartitionOffsetError.Offset.Value - committed.GetValueOrDefault(r.TopicPartitionOffsetError.TopicPartition)));
+        foreach (var (tp, offset) in transactionallyCommitted ?? new Dictionary<TopicPartition, long>())
+        {
+            committed[tp] = Math.Max(offset, committed.GetValueOrDefault(tp));
+        }
+
+        var behind = ends.ResultInfos.Select(r => (r.TopicPartitionOffsetError.TopicPartition, From: committed.GetValueOrDefault(r.TopicPartitionOffsetError.TopicPartition),
+            End: r.TopicPartitionOffsetError.Offset.Value)).Where(p => p.End > p.From).ToList();
+        if (_guarantee == ProcessingGuarantee.EXACTLY_ONCE && behind.Count > 0)
+        {
+            // Transactional topics end with commit markers: a committed offset just before a marker is caught up.
+            var withData = await PartitionsWithDataAsync(behind.Select(p => new TopicPartitionOffset(p.TopicPartition, p.From)).ToList(), ct).ConfigureAwait(false);
+            behind = behind.Where(p => withData.Contains(p.TopicPartition)).ToList();
+        }
+
+        return behind.Sum(p => p.End - p.From);
+    }
+
+    /// <summary>Of the given positions, the partitions where a <c>read_committed</c> reader would still get a record (not only markers).</summary>
+    private async Task<HashSet<TopicPartition>> PartitionsWithDataAsync(List<TopicPartitionOffset> positions, CancellationToken ct)
+    {
+        var config = stack.ConsumerConfig("streaming-up-lag-probe");
+        config.GroupId = "streaming-up-lag-probe"; // assign only, never commits
+        config.IsolationLevel = IsolationLevel.ReadCommitted;
+        config.EnablePartitionEof = true;
+        config.EnableAutoCommit = false;
+        using var probe = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+        probe.Assign(positions);
+        var withData = new HashSet<TopicPartition>();
+        var open = positions.Select(p => p.TopicPartition).ToHashSet();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (open.Count > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                // Not answered in time: count it as lag, the next round asks again.
+                withData.UnionWith(open);
+                break;
+            }
+
+            var r = await Task.Run(() => probe.Consume(TimeSpan.FromMilliseconds(200)), ct).ConfigureAwait(false);
+            if (r is null || !open.Remove(r.TopicPartition))
+            {
+                continue;
+            }
+
+            if (!r.IsPartitionEOF)
+            {
+                withData.Add(r.TopicPartition);
+            }
+        }
+
+        probe.Close();
+        return withData;
     }
 
     private async Task StopSinkAsync(CancellationTokenSource stopping, Task sinkTask)
@@ -370,6 +434,16 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         var after = await EndOffsetsAsync(ct).ConfigureAwait(false);
         var perTopic = after.GroupBy(kv => kv.Key.Topic)
             .ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value - before.GetValueOrDefault(kv.Key)), StringComparer.Ordinal);
+        if (_guarantee == ProcessingGuarantee.EXACTLY_ONCE)
+        {
+            // End offsets also count transaction markers (one per partition per transaction): count the records instead.
+            foreach (var (topic, count) in await CountCommittedRecordsAsync(after.Where(kv => kv.Value > before.GetValueOrDefault(kv.Key))
+                         .Select(kv => (new TopicPartitionOffset(kv.Key, before.GetValueOrDefault(kv.Key)), kv.Value)).ToList(), ct).ConfigureAwait(false))
+            {
+                perTopic[topic] = count;
+            }
+        }
+
         long? journals = null;
         IReadOnlyList<TrialBalanceRow> trialBalance = [];
         try
@@ -384,6 +458,52 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
         return new PipelineSummary(new SortedDictionary<string, long>(perTopic, StringComparer.Ordinal), journals, sink.PostedCount, sink.DuplicateCount,
             perTopic.GetValueOrDefault(Topics.Quarantine), trialBalance, ledger.Location);
+    }
+
+    /// <summary>Records a <c>read_committed</c> reader gets between each start position and end offset, per topic.</summary>
+    private async Task<Dictionary<string, long>> CountCommittedRecordsAsync(List<(TopicPartitionOffset From, long End)> ranges, CancellationToken ct)
+    {
+        var counts = ranges.Select(r => r.From.Topic).Distinct(StringComparer.Ordinal).ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
+        if (ranges.Count == 0)
+        {
+            return counts;
+        }
+
+        var config = stack.ConsumerConfig("streaming-up-summary");
+        config.GroupId = "streaming-up-summary"; // assign only, never commits
+        config.IsolationLevel = IsolationLevel.ReadCommitted;
+        config.EnablePartitionEof = true;
+        config.EnableAutoCommit = false;
+        using var reader = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+        reader.Assign(ranges.Select(r => r.From));
+        var ends = ranges.ToDictionary(r => r.From.TopicPartition, r => r.End);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (ends.Count > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Could not count the records of this run within 30 s ({string.Join(", ", ends.Keys)} not read to their end).");
+            }
+
+            var r = await Task.Run(() => reader.Consume(TimeSpan.FromMilliseconds(200)), ct).ConfigureAwait(false);
+            if (r is null || !ends.TryGetValue(r.TopicPartition, out var end))
+            {
+                continue;
+            }
+
+            if (!r.IsPartitionEOF && r.Offset.Value < end)
+            {
+                counts[r.Topic]++;
+            }
+
+            if (r.IsPartitionEOF || r.Offset.Value + 1 >= end)
+            {
+                ends.Remove(r.TopicPartition);
+            }
+        }
+
+        reader.Close();
+        return counts;
     }
 
     /// <summary>Writes the summary as people read it.</summary>
