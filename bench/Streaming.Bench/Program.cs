@@ -24,6 +24,8 @@ const string usage = $"""
 
     {EosJoinOptions.Usage}
 
+    {GlobalStartOptions.Usage}
+
     micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
     """;
 
@@ -48,6 +50,7 @@ try
         "webhooks" => await WebhooksCommand.RunAsync(WebhooksOptions.Parse(args[1..]), cancel.Token),
         "processors" => await ProcessorsCommand.RunAsync(ProcessorsOptions.Parse(args[1..]), cancel.Token),
         "eos-join" => await EosJoinCommand.RunAsync(EosJoinOptions.Parse(args[1..]), cancel.Token),
+        "global-start" => await GlobalStartCommand.RunAsync(GlobalStartOptions.Parse(args[1..]), cancel.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

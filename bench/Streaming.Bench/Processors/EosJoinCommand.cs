@@ -51,6 +51,9 @@ public sealed record EosJoinOptions
     /// <summary>Join a GlobalKTable instead of a KTable (loaded to its end before the stream thread processes).</summary>
     public bool Global { get; init; }
 
+    /// <summary>Consumer <c>session.timeout.ms</c> of the stream threads (null = librdkafka's 45,000).</summary>
+    public int? SessionTimeoutMs { get; init; }
+
     /// <summary>Streamiz <c>max.task.idle.ms</c> (0 = Streamiz's default: a task processes whatever partition has data).</summary>
     public int MaxTaskIdleMs { get; init; }
 
@@ -63,7 +66,7 @@ public sealed record EosJoinOptions
     /// <summary>Usage text.</summary>
     public const string Usage = """
         eos-join [--records N] [--keys K] [--partitions P] [--runs R] [--burn T] [--same-broker [--abandon]]
-                 [--alos] [--global] [--max-task-idle-ms MS] [--threads N] [--stall-seconds S] [--log FILE [--debug CONTEXTS]]
+                 [--alos] [--global] [--max-task-idle-ms MS] [--session-timeout-ms MS] [--threads N] [--stall-seconds S] [--log FILE [--debug CONTEXTS]]
 
           A Streamiz KStream–KTable join under exactly-once on the embedded broker, run R times (default 5 runs
           of 100,000 records, 1,000 keys, 6 partitions, each run on a fresh broker). Prints per-run time from RUNNING
@@ -103,6 +106,7 @@ public sealed record EosJoinOptions
                 "--threads" => o with { Threads = Int(1) },
                 "--global" => o with { Global = true },
                 "--max-task-idle-ms" => o with { MaxTaskIdleMs = Int(0) },
+                "--session-timeout-ms" => o with { SessionTimeoutMs = Int(1) },
                 "--stall-seconds" => o with { StallSeconds = Int(1) },
                 "--log" => o with { LogPath = Next() },
                 "--debug" => o with { Debug = Next() },
@@ -131,7 +135,7 @@ public static class EosJoinCommand
         var burners = Enumerable.Range(0, options.Burn).Select(_ => new Thread(() => { while (!burn.IsCancellationRequested) { Thread.SpinWait(1000); } }) { IsBackground = true }).ToList();
         burners.ForEach(t => t.Start());
         Console.WriteLine($"eos-join: {options.Runs} run(s) of {options.Records:N0} records, {options.Keys:N0} keys, {options.Partitions} partitions, {options.Guarantee}, "
-                          + $"{options.Threads} stream thread(s), {options.Burn} burner thread(s), {(options.Global ? "GlobalKTable" : "KTable")}, max.task.idle.ms {options.MaxTaskIdleMs}, {(options.SameBroker ? "one broker" + (options.Abandon ? ", previous stream abandoned" : "") : "fresh broker per run")}");
+                          + $"{options.Threads} stream thread(s), {options.Burn} burner thread(s), {(options.Global ? "GlobalKTable" : "KTable")}, max.task.idle.ms {options.MaxTaskIdleMs}, session.timeout.ms {options.SessionTimeoutMs?.ToString(CultureInfo.InvariantCulture) ?? "default"}, {(options.SameBroker ? "one broker" + (options.Abandon ? ", previous stream abandoned" : "") : "fresh broker per run")}");
         var results = new List<RunResult>();
         BenchBroker? shared = null;
         var abandoned = new List<KafkaStream>();
@@ -246,6 +250,11 @@ public static class EosJoinCommand
             Guarantee = options.Guarantee, CommitIntervalMs = options.Guarantee == ProcessingGuarantee.EXACTLY_ONCE ? 100 : 1000, StateDir = stateDir.FullName,
             Logger = loggers, MaxTaskIdleMs = options.MaxTaskIdleMs,
         };
+        if (options.SessionTimeoutMs is { } session)
+        {
+            config.SessionTimeoutMs = session;
+        }
+
         if (options.Debug is not null && options.LogPath is not null)
         {
             config.AddConfig("debug", options.Debug);
