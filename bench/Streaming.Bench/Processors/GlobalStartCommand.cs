@@ -7,6 +7,7 @@ using Streamiz.Kafka.Net.SerDes;
 using Streamiz.Kafka.Net.State;
 using Streamiz.Kafka.Net.Table;
 using Streaming.Bench.Harness;
+using Streaming.Processors.Hosting;
 
 namespace Streaming.Bench.Processors;
 
@@ -25,17 +26,21 @@ public sealed record GlobalStartOptions
     /// <summary>Produce a new version of every table record right before each start (as <c>up --demo</c> does with master data).</summary>
     public bool ProduceBeforeStart { get; init; }
 
+    /// <summary>Start through <see cref="StreamizClientSupplier"/> (as <c>up</c> does) instead of Streamiz's default client supplier.</summary>
+    public bool Guard { get; init; }
+
     /// <summary>Busy-spinning threads started for the runs.</summary>
     public int Burn { get; init; }
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        global-start [--runs N] [--tables T] [--records R] [--burn B] [--produce-before-start]
+        global-start [--runs N] [--tables T] [--records R] [--burn B] [--produce-before-start] [--guard]
 
           Starts and stops a Streamiz topology with T GlobalKTables (default 6, 200 records each, 3 partitions) N times
           (default 30) on one embedded broker, each start a fresh application id and state directory, and counts the
           starts that fail, printing each failure's exception chain and the failing call's stack. --burn B spins B threads;
-          --produce-before-start writes a new version of every table record just before each start.
+          --produce-before-start writes a new version of every table record just before each start; --guard starts
+          through StreamizClientSupplier (as `up` does: a seek to the offset a partition was just assigned at is skipped).
         """;
 
     /// <summary>Parses the arguments after <c>global-start</c>.</summary>
@@ -58,6 +63,7 @@ public sealed record GlobalStartOptions
                 "--records" => o with { Records = Int(1) },
                 "--burn" => o with { Burn = Int(0) },
                 "--produce-before-start" => o with { ProduceBeforeStart = true },
+                "--guard" => o with { Guard = true },
                 var other => throw new ArgumentException($"Unknown option '{other}'."),
             };
         }
@@ -110,7 +116,7 @@ public static class GlobalStartCommand
 
         ProduceTables(0);
 
-        Console.WriteLine($"global-start: {options.Runs} starts of a topology with {options.Tables} GlobalKTables ({options.Records} records each), {options.Burn} burner thread(s)");
+        Console.WriteLine($"global-start: {options.Runs} starts of a topology with {options.Tables} GlobalKTables ({options.Records} records each), {options.Burn} burner thread(s), {(options.Guard ? "StreamizClientSupplier" : "Streamiz's default client supplier")}");
         var failures = 0;
         var times = new List<double>();
         for (var run = 1; run <= options.Runs; run++)
@@ -135,7 +141,7 @@ public static class GlobalStartCommand
             };
             var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var sw = Stopwatch.StartNew();
-            using (var stream = new KafkaStream(builder.Build(), config))
+            using (var stream = options.Guard ? new KafkaStream(builder.Build(), config, new StreamizClientSupplier(config)) : new KafkaStream(builder.Build(), config))
             {
                 stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
                 try

@@ -145,10 +145,11 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         for (var attempt = 1; ; attempt++)
         {
             var config = CreateStreamConfig(stateDir, producer);
-            // Under exactly-once the topology's progress is the offsets its transactions commit; the tracker records them
-            // (the embedded broker never shows them as group offsets; see docs/processors.md).
-            _offsetTracker = _guarantee == ProcessingGuarantee.EXACTLY_ONCE ? new TransactionalOffsetTracker(config) : null;
-            var stream = _offsetTracker is null ? new KafkaStream(topology, config) : new KafkaStream(topology, config, _offsetTracker);
+            // Our client supplier: under exactly-once it records the offsets the topology's transactions commit (the
+            // embedded broker never shows them as group offsets), and it keeps the global thread's redundant seek from
+            // failing the start (see docs/processors.md).
+            _clients = new StreamizClientSupplier(config);
+            var stream = new KafkaStream(topology, config, _clients);
             stream.StateChanged += (_, state) =>
             {
                 _topologyState = state;
@@ -245,7 +246,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
     private FinanceMappingOptions _financeOptions = new();
     private ProcessingGuarantee _guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
-    private TransactionalOffsetTracker? _offsetTracker;
+    private StreamizClientSupplier? _clients;
     private volatile KafkaStream.State? _topologyState;
     private volatile bool _stopping;
     private readonly TaskCompletionSource _topologyFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -267,7 +268,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
     /// <summary>
     /// Waits until the topology's and the sink's committed offsets reach the end of their input topics, twice in a row.
     /// Under exactly-once the topology's committed offsets are those its transactions committed (also taken from
-    /// <see cref="TransactionalOffsetTracker"/>), and a gap between a committed offset and the end that holds no data
+    /// <see cref="StreamizClientSupplier.TransactionalOffsets"/>), and a gap between a committed offset and the end that holds no data
     /// record (only transaction markers, which no consumer commits past) is not lag.
     /// </summary>
     private async Task WaitForCaughtUpAsync(Task sinkTask, IReadOnlyList<string> topologySources, TimeSpan timeout, CancellationToken ct)
@@ -308,7 +309,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             foreach (var (group, partitions) in partitionsByGroup)
             {
                 var groupLag = await LagAsync(admin, group, partitions,
-                    group == FinanceMappingTopology.ApplicationId ? _offsetTracker?.Committed : null, ct).ConfigureAwait(false);
+                    group == FinanceMappingTopology.ApplicationId && _guarantee == ProcessingGuarantee.EXACTLY_ONCE ? _clients?.TransactionalOffsets : null, ct).ConfigureAwait(false);
                 lag += groupLag;
                 parts.Add($"{group} {groupLag}");
             }

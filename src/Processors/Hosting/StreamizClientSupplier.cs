@@ -7,27 +7,34 @@ using StreamizMetrics = Streamiz.Kafka.Net.Metrics;
 namespace Streaming.Processors.Hosting;
 
 /// <summary>
-/// A Streamiz client supplier that records the input offsets an exactly-once topology commits: the offsets each
-/// transactional producer sends with <c>SendOffsetsToTransaction</c> count once its <c>CommitTransaction</c> returns,
-/// and are dropped when the transaction aborts. Under exactly-once these offsets are the topology's progress. They
-/// are needed because the librdkafka mock cluster accepts TxnOffsetCommit without storing the offsets, so neither
-/// the admin API nor a consumer's <c>Committed()</c> ever shows them on the embedded broker (on a real cluster both
-/// do, once the transaction commits). Every client is created by Streamiz's default supplier; only producers are wrapped.
+/// The Streamiz client supplier of our hosts. Every client is created by Streamiz's default supplier; two are wrapped:
+/// <list type="bullet">
+/// <item>Producers record the input offsets an exactly-once topology commits (<see cref="TransactionalOffsets"/>): the
+/// offsets each transactional producer sends with <c>SendOffsetsToTransaction</c> count once its <c>CommitTransaction</c>
+/// returns, and are dropped when the transaction aborts. Under exactly-once these offsets are the topology's progress.
+/// They are needed because the librdkafka mock cluster accepts TxnOffsetCommit without storing the offsets, so neither
+/// the admin API nor a consumer's <c>Committed()</c> ever shows them on the embedded broker (on a real cluster both do,
+/// once the transaction commits).</item>
+/// <item>The global (GlobalKTable) consumer is a <see cref="AssignedSeekGuard"/>: Streamiz 1.8.2 assigns the
+/// master-data partitions at their restored offsets and then seeks each one to the same offset at once, which
+/// librdkafka refuses with <c>Local: Erroneous state</c> while the partition's fetcher has not started yet
+/// (docs/processors.md, "Streamiz start-up race").</item>
+/// </list>
 /// </summary>
-public sealed class TransactionalOffsetTracker : IKafkaSupplier
+public sealed class StreamizClientSupplier : IKafkaSupplier
 {
     private readonly DefaultKafkaClientSupplier _inner;
     private readonly ConcurrentDictionary<TopicPartition, long> _committed = new();
 
     /// <summary>Creates the supplier for <paramref name="config"/> (the same configuration the <c>KafkaStream</c> gets).</summary>
-    public TransactionalOffsetTracker(IStreamConfig config)
+    public StreamizClientSupplier(IStreamConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
         _inner = new DefaultKafkaClientSupplier(new KafkaLoggerAdapter(config), config);
     }
 
     /// <summary>The next offset to read per input partition, as committed by a transaction of this instance (never goes back).</summary>
-    public IReadOnlyDictionary<TopicPartition, long> Committed => _committed;
+    public IReadOnlyDictionary<TopicPartition, long> TransactionalOffsets => _committed;
 
     /// <inheritdoc />
     public StreamizMetrics.StreamMetricsRegistry MetricsRegistry
@@ -46,7 +53,7 @@ public sealed class TransactionalOffsetTracker : IKafkaSupplier
     public IConsumer<byte[], byte[]> GetRestoreConsumer(ConsumerConfig config) => _inner.GetRestoreConsumer(config);
 
     /// <inheritdoc />
-    public IConsumer<byte[], byte[]> GetGlobalConsumer(ConsumerConfig config) => _inner.GetGlobalConsumer(config);
+    public IConsumer<byte[], byte[]> GetGlobalConsumer(ConsumerConfig config) => new AssignedSeekGuard(_inner.GetGlobalConsumer(config));
 
     /// <inheritdoc />
     public IAdminClient GetAdmin(AdminClientConfig config) => _inner.GetAdmin(config);
@@ -60,7 +67,7 @@ public sealed class TransactionalOffsetTracker : IKafkaSupplier
     }
 
     /// <summary>Delegates every call; remembers the offsets of the open transaction until it commits or aborts.</summary>
-    private sealed class RecordingProducer(IProducer<byte[], byte[]> inner, TransactionalOffsetTracker tracker) : IProducer<byte[], byte[]>
+    private sealed class RecordingProducer(IProducer<byte[], byte[]> inner, StreamizClientSupplier tracker) : IProducer<byte[], byte[]>
     {
         private readonly Lock _lock = new();
         private List<TopicPartitionOffset> _pending = [];
