@@ -29,18 +29,25 @@ public sealed record GlobalStartOptions
     /// <summary>Start through <see cref="StreamizClientSupplier"/> (as <c>up</c> does) instead of Streamiz's default client supplier.</summary>
     public bool Guard { get; init; }
 
+    /// <summary>Instead of Streamiz starts: N rounds of the global thread's consumer calls alone (restore = assign one
+    /// partition, read it, unassign; then assign all at the restored offsets and seek each to the same offset).</summary>
+    public int AssignSeekRounds { get; init; }
+
     /// <summary>Busy-spinning threads started for the runs.</summary>
     public int Burn { get; init; }
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        global-start [--runs N] [--tables T] [--records R] [--burn B] [--produce-before-start] [--guard]
+        global-start [--runs N] [--tables T] [--records R] [--burn B] [--produce-before-start] [--guard] [--assign-seek ROUNDS]
 
           Starts and stops a Streamiz topology with T GlobalKTables (default 6, 200 records each, 3 partitions) N times
           (default 30) on one embedded broker, each start a fresh application id and state directory, and counts the
           starts that fail, printing each failure's exception chain and the failing call's stack. --burn B spins B threads;
           --produce-before-start writes a new version of every table record just before each start; --guard starts
           through StreamizClientSupplier (as `up` does: a seek to the offset a partition was just assigned at is skipped).
+          --assign-seek ROUNDS replays only the global thread's consumer calls (restore: assign one partition, read it,
+          unassign; then assign all at the restored offsets and seek each there), counting refused seeks (with --guard
+          through AssignedSeekGuard).
         """;
 
     /// <summary>Parses the arguments after <c>global-start</c>.</summary>
@@ -64,6 +71,7 @@ public sealed record GlobalStartOptions
                 "--burn" => o with { Burn = Int(0) },
                 "--produce-before-start" => o with { ProduceBeforeStart = true },
                 "--guard" => o with { Guard = true },
+                "--assign-seek" => o with { AssignSeekRounds = Int(1) },
                 var other => throw new ArgumentException($"Unknown option '{other}'."),
             };
         }
@@ -115,6 +123,11 @@ public static class GlobalStartCommand
         }
 
         ProduceTables(0);
+
+        if (options.AssignSeekRounds > 0)
+        {
+            return AssignSeek(broker.BootstrapServers, topics, options, ct);
+        }
 
         Console.WriteLine($"global-start: {options.Runs} starts of a topology with {options.Tables} GlobalKTables ({options.Records} records each), {options.Burn} burner thread(s), {(options.Guard ? "StreamizClientSupplier" : "Streamiz's default client supplier")}");
         var failures = 0;
@@ -174,5 +187,62 @@ public static class GlobalStartCommand
         Console.WriteLine($"summary: {options.Runs} starts, {failures} failed; time to RUNNING median {(times.Count > 0 ? times[times.Count / 2] : double.NaN):0.00} s, "
                           + $"max {(times.Count > 0 ? times[^1] : double.NaN):0.00} s");
         return failures > 0 ? 1 : 0;
+    }
+
+    // The calls of Streamiz 1.8.2's GlobalStateManager.RestoreState and StateConsumer.Initialize, on one consumer.
+    private static int AssignSeek(string bootstrap, List<string> topics, GlobalStartOptions options, CancellationToken ct)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+        var partitions = topics.SelectMany(t => admin.GetMetadata(t, TimeSpan.FromSeconds(10)).Topics[0].Partitions.Select(p => new TopicPartition(t, p.PartitionId))).ToList();
+        var refused = new Dictionary<ErrorCode, int>();
+        var skipped = 0;
+        for (var round = 0; round < options.AssignSeekRounds; round++)
+        {
+            var raw = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = bootstrap, GroupId = $"bench-assign-seek-{round}", EnableAutoCommit = false, EnableAutoOffsetStore = false,
+            }).Build();
+            using var consumer = options.Guard ? new AssignedSeekGuard(raw) : raw;
+            var restored = new Dictionary<TopicPartition, long>();
+            foreach (var tp in partitions)
+            {
+                consumer.Assign([new TopicPartitionOffset(tp, Offset.Beginning)]);
+                var high = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5)).High.Value;
+                var offset = -1L;
+                while (offset < high - 1)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { } r)
+                    {
+                        offset = r.Offset.Value;
+                    }
+                }
+
+                restored[tp] = offset;
+                consumer.Unassign();
+            }
+
+            var assignment = partitions.Select(tp => restored[tp] >= 0 ? new TopicPartitionOffset(tp, restored[tp] + 1) : new TopicPartitionOffset(tp, Offset.Beginning)).ToList();
+            consumer.Assign(assignment);
+            foreach (var tpo in assignment)
+            {
+                try
+                {
+                    consumer.Seek(tpo);
+                }
+                catch (KafkaException ex)
+                {
+                    refused[ex.Error.Code] = refused.GetValueOrDefault(ex.Error.Code) + 1;
+                }
+            }
+
+            skipped += (consumer as AssignedSeekGuard)?.SkippedSeeks ?? 0;
+            consumer.Close();
+        }
+
+        Console.WriteLine($"assign-seek: {options.AssignSeekRounds} rounds x {partitions.Count} seeks, {(options.Guard ? "AssignedSeekGuard" : "plain consumer")}, "
+                          + $"{options.Burn} burner thread(s): refused seeks {(refused.Count == 0 ? "0" : string.Join(", ", refused.Select(kv => $"{kv.Value} x {kv.Key}")))}"
+                          + (options.Guard ? $", skipped seeks {skipped}" : ""));
+        return refused.Count > 0 ? 1 : 0;
     }
 }

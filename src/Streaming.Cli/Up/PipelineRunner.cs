@@ -123,9 +123,6 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
-    /// <summary>How many times <c>up</c> starts the topology when Streamiz's global thread fails its first seek (see docs/processors.md).</summary>
-    public const int StartAttempts = 3;
-
     private async Task<(KafkaStream Stream, IReadOnlyList<string> SourceTopics)> StartTopologyAsync(string stateDir, IProducer<string, byte[]> producer, CancellationToken ct)
     {
         var topology = BuildTopology();
@@ -142,70 +139,35 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         var sources = topology.Describe().SubTopologies.SelectMany(st => st.Nodes.OfType<ISourceNodeDescription>()).SelectMany(n => n.Topics)
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         output.WriteLine($"Processing guarantee: {(_guarantee == ProcessingGuarantee.EXACTLY_ONCE ? "ExactlyOnce" : "AtLeastOnce")}");
-        for (var attempt = 1; ; attempt++)
+        var config = CreateStreamConfig(stateDir, producer);
+        // Our client supplier: under exactly-once it records the offsets the topology's transactions commit (the
+        // embedded broker never shows them as group offsets), and its GlobalKTable consumer skips Streamiz's redundant
+        // seek after assign that librdkafka used to refuse (Local: Erroneous state) — see docs/processors.md.
+        _clients = new StreamizClientSupplier(config);
+        var stream = new KafkaStream(topology, config, _clients);
+        stream.StateChanged += (_, state) =>
         {
-            var config = CreateStreamConfig(stateDir, producer);
-            // Our client supplier: under exactly-once it records the offsets the topology's transactions commit (the
-            // embedded broker never shows them as group offsets), and it keeps the global thread's redundant seek from
-            // failing the start (see docs/processors.md).
-            _clients = new StreamizClientSupplier(config);
-            var stream = new KafkaStream(topology, config, _clients);
-            stream.StateChanged += (_, state) =>
+            _topologyState = state;
+            if (!_stopping && !ct.IsCancellationRequested
+                && (state == KafkaStream.State.ERROR || state == KafkaStream.State.PENDING_SHUTDOWN || state == KafkaStream.State.NOT_RUNNING))
             {
-                _topologyState = state;
-                if (!_stopping && !ct.IsCancellationRequested
-                    && (state == KafkaStream.State.ERROR || state == KafkaStream.State.PENDING_SHUTDOWN || state == KafkaStream.State.NOT_RUNNING))
-                {
-                    _topologyFailed.TrySetException(new InvalidOperationException(
-                        $"Topology {FinanceMappingTopology.ApplicationId} stopped on its own (state {state}); see the log above for the record that stopped it."));
-                }
-            };
-            try
-            {
-                // Not bound to ct: Streamiz would close the stream on its own at Ctrl-C, racing the ordered shutdown below
-                // (sink first, then topology) and looking like a topology that died.
-                await stream.StartAsync(CancellationToken.None).ConfigureAwait(false);
-                return (stream, sources);
+                _topologyFailed.TrySetException(new InvalidOperationException(
+                    $"Topology {FinanceMappingTopology.ApplicationId} stopped on its own (state {state}); see the log above for the record that stopped it."));
             }
-            catch (Exception ex) when (attempt < StartAttempts && !ct.IsCancellationRequested && IsGlobalSeekRace(ex))
-            {
-                // Streamiz 1.8.2's global thread seeks the master-data partitions right after assigning them, before
-                // librdkafka has fetched their offsets; librdkafka may refuse that seek (Local: Erroneous state). Nothing
-                // has been consumed or committed yet, so a fresh instance over the same state directory is safe.
-                _log.LogWarning("Topology {ApplicationId} failed to start (attempt {Attempt} of {Attempts}): {Error}; starting it again",
-                    FinanceMappingTopology.ApplicationId, attempt, StartAttempts, ex.InnerException?.Message ?? ex.Message);
-                output.WriteLine($"Topology start failed (attempt {attempt} of {StartAttempts}: global master-data consumer refused its first seek, "
-                    + "'Local: Erroneous state'); closing it and starting again.");
-                _stopping = true;
-                try
-                {
-                    stream.Dispose();
-                }
-                catch (Exception closeEx) when (closeEx is KafkaException or InvalidOperationException or ObjectDisposedException)
-                {
-                    _log.LogWarning(closeEx, "The failed topology instance did not close cleanly");
-                }
-
-                _stopping = false;
-                _topologyState = null;
-                await Task.Delay(TimeSpan.FromMilliseconds(500 * attempt), ct).ConfigureAwait(false);
-                topology = BuildTopology();
-            }
-        }
-    }
-
-    /// <summary>True for Streamiz's "Exception caught during initialization of GlobalStreamThread" caused by a refused seek.</summary>
-    public static bool IsGlobalSeekRace(Exception ex)
-    {
-        for (var e = ex; e is not null; e = e.InnerException)
+        };
+        try
         {
-            if (e is KafkaException { Error.Code: ErrorCode.Local_State })
-            {
-                return true;
-            }
+            // Not bound to ct: Streamiz would close the stream on its own at Ctrl-C, racing the ordered shutdown below
+            // (sink first, then topology) and looking like a topology that died.
+            await stream.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            return (stream, sources);
         }
-
-        return false;
+        catch
+        {
+            _stopping = true;
+            stream.Dispose();
+            throw;
+        }
     }
 
     private Topology BuildTopology()
