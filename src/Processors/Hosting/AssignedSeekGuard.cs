@@ -6,8 +6,7 @@ namespace Streaming.Processors.Hosting;
 /// A consumer that skips a seek to exactly the offset a partition was just assigned at, before anything was consumed:
 /// such a seek changes nothing (the assignment already starts the partition there), but librdkafka answers it with
 /// <c>Local: Erroneous state</c> (RD_KAFKA_RESP_ERR__STATE) while the partition's fetcher has not started yet, which is
-/// the case right after <c>Assign</c> — and longer when the same partitions were just unassigned and are still
-/// stopping. Streamiz 1.8.2's global thread does exactly this (<c>Assign(all)</c> then <c>Seek</c> each at the same
+/// possible right after <c>Assign</c> (fetchers start asynchronously). Streamiz 1.8.2's global thread does exactly this (<c>Assign(all)</c> then <c>Seek</c> each at the same
 /// offset) after restoring the GlobalKTables, and its start failed with that error now and then. Every other call is
 /// passed through unchanged; a seek to another offset, or after a consume, is passed through too.
 /// </summary>
