@@ -164,8 +164,17 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
         catch
         {
+            // The start failed: nothing was consumed or committed; release the instance and report the start failure.
             _stopping = true;
-            stream.Dispose();
+            try
+            {
+                stream.Dispose();
+            }
+            catch (Exception closeEx) when (closeEx is KafkaException or InvalidOperationException or ObjectDisposedException)
+            {
+                _log.LogWarning(closeEx, "The topology instance that failed to start did not close cleanly");
+            }
+
             throw;
         }
     }
