@@ -22,6 +22,10 @@ const string usage = $"""
 
     {ProcessorsOptions.Usage}
 
+    {EosJoinOptions.Usage}
+
+    {GlobalStartOptions.Usage}
+
     micro [BenchmarkDotNet args]      e.g. micro --filter '*' --job short
     """;
 
@@ -45,6 +49,8 @@ try
         "sink" => await SinkBenchmark.RunAsync(SinkBenchOptions.Parse(args[1..]), cancel.Token),
         "webhooks" => await WebhooksCommand.RunAsync(WebhooksOptions.Parse(args[1..]), cancel.Token),
         "processors" => await ProcessorsCommand.RunAsync(ProcessorsOptions.Parse(args[1..]), cancel.Token),
+        "eos-join" => await EosJoinCommand.RunAsync(EosJoinOptions.Parse(args[1..]), cancel.Token),
+        "global-start" => await GlobalStartCommand.RunAsync(GlobalStartOptions.Parse(args[1..]), cancel.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

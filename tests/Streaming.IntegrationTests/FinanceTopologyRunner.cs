@@ -35,41 +35,20 @@ public static class FinanceTopologyRunner
             StateDir = Directory.CreateTempSubdirectory("streamiz-finance-").FullName,
         };
         new StreamizDeadLetters(producer, stack.Registry, appId, NullLogger.Instance).Install(config);
-        // Streamiz 1.8.2 seeks the global consumer's partitions right after assigning them; librdkafka can refuse that
-        // seek with "Local: Erroneous state" and the start fails. Seen once in a full run (EOS test); a fresh instance
-        // succeeds, so the helper retries once with the same configuration.
-        for (var attempt = 1; ; attempt++)
+        // Through our client supplier, as `up` starts it: its GlobalKTable consumer skips Streamiz 1.8.2's redundant
+        // seek after assign, which librdkafka used to refuse now and then (Local: Erroneous state; docs/processors.md).
+        var stream = new KafkaStream(topology, config, new StreamizClientSupplier(config));
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        stream.StateChanged += (_, s) =>
         {
-            var stream = new KafkaStream(topology, config);
-            var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            stream.StateChanged += (_, s) =>
+            if (s == KafkaStream.State.RUNNING)
             {
-                if (s == KafkaStream.State.RUNNING)
-                {
-                    running.TrySetResult();
-                }
-            };
-            try
-            {
-                await stream.StartAsync(ct);
+                running.TrySetResult();
             }
-            catch (Streamiz.Kafka.Net.Errors.StreamsException ex) when (attempt == 1 && ex.InnerException is KafkaException { Error.Code: ErrorCode.Local_State })
-            {
-                stream.Dispose();
-                topology = Rebuild(stack, options);
-                continue;
-            }
-
-            await running.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
-            return stream;
-        }
-    }
-
-    private static Streamiz.Kafka.Net.Stream.Topology Rebuild(KafkaStackFixture stack, FinanceMappingOptions options)
-    {
-        var builder = new StreamBuilder();
-        FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(stack.Registry), options);
-        return builder.Build();
+        };
+        await stream.StartAsync(ct);
+        await running.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
+        return stream;
     }
 
     /// <summary>Produces a legal entity with a GL mapping for every account role (what the readiness gate asks for).</summary>

@@ -1,6 +1,8 @@
 using Confluent.SchemaRegistry;
 using Streamiz.Kafka.Net;
 using Streamiz.Kafka.Net.SerDes;
+using Streamiz.Kafka.Net.Stream;
+using Streaming.Contracts;
 using Streaming.Platform.Topics;
 using Streaming.Processors.FinanceMapping;
 using Streaming.Processors.Hosting;
@@ -29,6 +31,24 @@ public sealed class StreamizInternalTopicsTests
                 ($"{FinanceMappingTopology.ApplicationId}-usage-windows-changelog", 12),
             ],
             internals.Select(t => (t.Name, t.Partitions)));
+    }
+
+    [Fact]
+    public void Finance_topology_reads_master_data_only_through_GlobalKTables()
+    {
+        // A KStream–KTable join drops a record that arrives before its table partition is read (the exactly-once
+        // "stall" of docs/processors.md); GlobalKTables are read to their end before any record is processed.
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = "http://127.0.0.1:9" });
+        var builder = new StreamBuilder();
+        FinanceMappingTopology.ConfigureTopology(builder, new FinanceSerdes(registry));
+        var description = builder.Build().Describe();
+        string[] masterData = [Topics.AccountLinks, Topics.LegalEntities, Topics.Products, Topics.TaxRules, Topics.GlMappings, Topics.CrmAccounts];
+
+        var streamSources = description.SubTopologies.SelectMany(st => st.Nodes.OfType<ISourceNodeDescription>()).SelectMany(n => n.Topics).ToHashSet();
+        var globalSources = description.GlobalStores.SelectMany(g => g.Source.Topics).ToHashSet();
+
+        Assert.All(masterData, t => Assert.DoesNotContain(t, streamSources));
+        Assert.All(masterData, t => Assert.Contains(t, globalSources));
     }
 
     [Fact]

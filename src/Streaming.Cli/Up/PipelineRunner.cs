@@ -128,9 +128,6 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
-    /// <summary>How many times <c>up</c> starts the topology when Streamiz's global thread fails its first seek (see docs/processors.md).</summary>
-    public const int StartAttempts = 3;
-
     private async Task<(KafkaStream Stream, IReadOnlyList<string> SourceTopics)> StartTopologyAsync(string stateDir, IProducer<string, byte[]> producer, CancellationToken ct)
     {
         var topology = BuildTopology();
@@ -147,65 +144,44 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         var sources = topology.Describe().SubTopologies.SelectMany(st => st.Nodes.OfType<ISourceNodeDescription>()).SelectMany(n => n.Topics)
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         output.WriteLine($"Processing guarantee: {(_guarantee == ProcessingGuarantee.EXACTLY_ONCE ? "ExactlyOnce" : "AtLeastOnce")}");
-        for (var attempt = 1; ; attempt++)
+        var config = CreateStreamConfig(stateDir, producer);
+        // Our client supplier: under exactly-once it records the offsets the topology's transactions commit (the
+        // embedded broker never shows them as group offsets), and its GlobalKTable consumer skips Streamiz's redundant
+        // seek after assign that librdkafka used to refuse (Local: Erroneous state) — see docs/processors.md.
+        _clients = new StreamizClientSupplier(config);
+        var stream = new KafkaStream(topology, config, _clients);
+        stream.StateChanged += (_, state) =>
         {
-            var stream = new KafkaStream(topology, CreateStreamConfig(stateDir, producer));
-            stream.StateChanged += (_, state) =>
+            _topologyState = state;
+            if (!_stopping && !ct.IsCancellationRequested
+                && (state == KafkaStream.State.ERROR || state == KafkaStream.State.PENDING_SHUTDOWN || state == KafkaStream.State.NOT_RUNNING))
             {
-                _topologyState = state;
-                if (!_stopping && !ct.IsCancellationRequested
-                    && (state == KafkaStream.State.ERROR || state == KafkaStream.State.PENDING_SHUTDOWN || state == KafkaStream.State.NOT_RUNNING))
-                {
-                    _topologyFailed.TrySetException(new InvalidOperationException(
-                        $"Topology {FinanceMappingTopology.ApplicationId} stopped on its own (state {state}); see the log above for the record that stopped it."));
-                }
-            };
+                _topologyFailed.TrySetException(new InvalidOperationException(
+                    $"Topology {FinanceMappingTopology.ApplicationId} stopped on its own (state {state}); see the log above for the record that stopped it."));
+            }
+        };
+        try
+        {
+            // Not bound to ct: Streamiz would close the stream on its own at Ctrl-C, racing the ordered shutdown below
+            // (sink first, then topology) and looking like a topology that died.
+            await stream.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            return (stream, sources);
+        }
+        catch
+        {
+            // The start failed: nothing was consumed or committed; release the instance and report the start failure.
+            _stopping = true;
             try
             {
-                // Not bound to ct: Streamiz would close the stream on its own at Ctrl-C, racing the ordered shutdown below
-                // (sink first, then topology) and looking like a topology that died.
-                await stream.StartAsync(CancellationToken.None).ConfigureAwait(false);
-                return (stream, sources);
+                stream.Dispose();
             }
-            catch (Exception ex) when (attempt < StartAttempts && !ct.IsCancellationRequested && IsGlobalSeekRace(ex))
+            catch (Exception closeEx) when (closeEx is KafkaException or InvalidOperationException or ObjectDisposedException)
             {
-                // Streamiz 1.8.2's global thread seeks the master-data partitions right after assigning them, before
-                // librdkafka has fetched their offsets; librdkafka may refuse that seek (Local: Erroneous state). Nothing
-                // has been consumed or committed yet, so a fresh instance over the same state directory is safe.
-                _log.LogWarning("Topology {ApplicationId} failed to start (attempt {Attempt} of {Attempts}): {Error}; starting it again",
-                    FinanceMappingTopology.ApplicationId, attempt, StartAttempts, ex.InnerException?.Message ?? ex.Message);
-                output.WriteLine($"Topology start failed (attempt {attempt} of {StartAttempts}: global master-data consumer refused its first seek, "
-                    + "'Local: Erroneous state'); closing it and starting again.");
-                _stopping = true;
-                try
-                {
-                    stream.Dispose();
-                }
-                catch (Exception closeEx) when (closeEx is KafkaException or InvalidOperationException or ObjectDisposedException)
-                {
-                    _log.LogWarning(closeEx, "The failed topology instance did not close cleanly");
-                }
-
-                _stopping = false;
-                _topologyState = null;
-                await Task.Delay(TimeSpan.FromMilliseconds(500 * attempt), ct).ConfigureAwait(false);
-                topology = BuildTopology();
+                _log.LogWarning(closeEx, "The topology instance that failed to start did not close cleanly");
             }
-        }
-    }
 
-    /// <summary>True for Streamiz's "Exception caught during initialization of GlobalStreamThread" caused by a refused seek.</summary>
-    public static bool IsGlobalSeekRace(Exception ex)
-    {
-        for (var e = ex; e is not null; e = e.InnerException)
-        {
-            if (e is KafkaException { Error.Code: ErrorCode.Local_State })
-            {
-                return true;
-            }
+            throw;
         }
-
-        return false;
     }
 
     private Topology BuildTopology()
@@ -247,6 +223,7 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
     private FinanceMappingOptions _financeOptions = new();
     private ProcessingGuarantee _guarantee = ProcessingGuarantee.AT_LEAST_ONCE;
     private ProcessorsOptions _processorsOptions = new();
+    private StreamizClientSupplier? _clients;
     private volatile KafkaStream.State? _topologyState;
     private volatile bool _stopping;
     private readonly TaskCompletionSource _topologyFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -265,7 +242,12 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
-    /// <summary>Waits until the topology's and the sink's committed offsets reach the end of their input topics, twice in a row.</summary>
+    /// <summary>
+    /// Waits until the topology's and the sink's committed offsets reach the end of their input topics, twice in a row.
+    /// Under exactly-once the topology's committed offsets are those its transactions committed (also taken from
+    /// <see cref="StreamizClientSupplier.TransactionalOffsets"/>), and a gap between a committed offset and the end that holds no data
+    /// record (only transaction markers, which no consumer commits past) is not lag.
+    /// </summary>
     private async Task WaitForCaughtUpAsync(Task sinkTask, IReadOnlyList<string> topologySources, TimeSpan timeout, CancellationToken ct)
     {
         using var admin = new AdminClientBuilder(stack.AdminConfig()).Build();
@@ -303,7 +285,8 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
             var parts = new List<string>();
             foreach (var (group, partitions) in partitionsByGroup)
             {
-                var groupLag = await LagAsync(admin, group, partitions, ct).ConfigureAwait(false);
+                var groupLag = await LagAsync(admin, group, partitions,
+                    group == FinanceMappingTopology.ApplicationId && _guarantee == ProcessingGuarantee.EXACTLY_ONCE ? _clients?.TransactionalOffsets : null, ct).ConfigureAwait(false);
                 lag += groupLag;
                 parts.Add($"{group} {groupLag}");
             }
@@ -322,13 +305,66 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         }
     }
 
-    private static async Task<long> LagAsync(IAdminClient admin, string group, List<TopicPartition> partitions, CancellationToken ct)
+    private async Task<long> LagAsync(IAdminClient admin, string group, List<TopicPartition> partitions,
+        IReadOnlyDictionary<TopicPartition, long>? transactionallyCommitted, CancellationToken ct)
     {
         var ends = await admin.ListOffsetsAsync(partitions.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Latest() }))
             .WaitAsync(ct).ConfigureAwait(false);
         var committed = (await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, partitions)]).WaitAsync(ct).ConfigureAwait(false))
             .Single().Partitions.ToDictionary(p => p.TopicPartition, p => p.Offset.IsSpecial ? 0 : p.Offset.Value);
-        return ends.ResultInfos.Sum(r => Math.Max(0, r.TopicPartitionOffsetError.Offset.Value - committed.GetValueOrDefault(r.TopicPartitionOffsetError.TopicPartition)));
+        foreach (var (tp, offset) in transactionallyCommitted ?? new Dictionary<TopicPartition, long>())
+        {
+            committed[tp] = Math.Max(offset, committed.GetValueOrDefault(tp));
+        }
+
+        var behind = ends.ResultInfos.Select(r => (r.TopicPartitionOffsetError.TopicPartition, From: committed.GetValueOrDefault(r.TopicPartitionOffsetError.TopicPartition),
+            End: r.TopicPartitionOffsetError.Offset.Value)).Where(p => p.End > p.From).ToList();
+        if (_guarantee == ProcessingGuarantee.EXACTLY_ONCE && behind.Count > 0)
+        {
+            // Transactional topics end with commit markers: a committed offset just before a marker is caught up.
+            var withData = await PartitionsWithDataAsync(behind.Select(p => new TopicPartitionOffset(p.TopicPartition, p.From)).ToList(), ct).ConfigureAwait(false);
+            behind = behind.Where(p => withData.Contains(p.TopicPartition)).ToList();
+        }
+
+        return behind.Sum(p => p.End - p.From);
+    }
+
+    /// <summary>Of the given positions, the partitions where a <c>read_committed</c> reader would still get a record (not only markers).</summary>
+    private async Task<HashSet<TopicPartition>> PartitionsWithDataAsync(List<TopicPartitionOffset> positions, CancellationToken ct)
+    {
+        var config = stack.ConsumerConfig("streaming-up-lag-probe");
+        config.GroupId = "streaming-up-lag-probe"; // assign only, never commits
+        config.IsolationLevel = IsolationLevel.ReadCommitted;
+        config.EnablePartitionEof = true;
+        config.EnableAutoCommit = false;
+        using var probe = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+        probe.Assign(positions);
+        var withData = new HashSet<TopicPartition>();
+        var open = positions.Select(p => p.TopicPartition).ToHashSet();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (open.Count > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                // Not answered in time: count it as lag, the next round asks again.
+                withData.UnionWith(open);
+                break;
+            }
+
+            var r = await Task.Run(() => probe.Consume(TimeSpan.FromMilliseconds(200)), ct).ConfigureAwait(false);
+            if (r is null || !open.Remove(r.TopicPartition))
+            {
+                continue;
+            }
+
+            if (!r.IsPartitionEOF)
+            {
+                withData.Add(r.TopicPartition);
+            }
+        }
+
+        probe.Close();
+        return withData;
     }
 
     private async Task StopSinkAsync(CancellationTokenSource stopping, Task sinkTask)
@@ -376,6 +412,16 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
         var after = await EndOffsetsAsync(ct).ConfigureAwait(false);
         var perTopic = after.GroupBy(kv => kv.Key.Topic)
             .ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value - before.GetValueOrDefault(kv.Key)), StringComparer.Ordinal);
+        if (_guarantee == ProcessingGuarantee.EXACTLY_ONCE)
+        {
+            // End offsets also count transaction markers (one per partition per transaction): count the records instead.
+            foreach (var (topic, count) in await CountCommittedRecordsAsync(after.Where(kv => kv.Value > before.GetValueOrDefault(kv.Key))
+                         .Select(kv => (new TopicPartitionOffset(kv.Key, before.GetValueOrDefault(kv.Key)), kv.Value)).ToList(), ct).ConfigureAwait(false))
+            {
+                perTopic[topic] = count;
+            }
+        }
+
         long? journals = null;
         IReadOnlyList<TrialBalanceRow> trialBalance = [];
         try
@@ -390,6 +436,52 @@ public sealed class PipelineRunner(StackRuntime stack, ILoggerFactory loggerFact
 
         return new PipelineSummary(new SortedDictionary<string, long>(perTopic, StringComparer.Ordinal), journals, sink.PostedCount, sink.DuplicateCount,
             perTopic.GetValueOrDefault(Topics.Quarantine), trialBalance, ledger.Location);
+    }
+
+    /// <summary>Records a <c>read_committed</c> reader gets between each start position and end offset, per topic.</summary>
+    private async Task<Dictionary<string, long>> CountCommittedRecordsAsync(List<(TopicPartitionOffset From, long End)> ranges, CancellationToken ct)
+    {
+        var counts = ranges.Select(r => r.From.Topic).Distinct(StringComparer.Ordinal).ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
+        if (ranges.Count == 0)
+        {
+            return counts;
+        }
+
+        var config = stack.ConsumerConfig("streaming-up-summary");
+        config.GroupId = "streaming-up-summary"; // assign only, never commits
+        config.IsolationLevel = IsolationLevel.ReadCommitted;
+        config.EnablePartitionEof = true;
+        config.EnableAutoCommit = false;
+        using var reader = new ConsumerBuilder<Ignore, Ignore>(config).Build();
+        reader.Assign(ranges.Select(r => r.From));
+        var ends = ranges.ToDictionary(r => r.From.TopicPartition, r => r.End);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (ends.Count > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Could not count the records of this run within 30 s ({string.Join(", ", ends.Keys)} not read to their end).");
+            }
+
+            var r = await Task.Run(() => reader.Consume(TimeSpan.FromMilliseconds(200)), ct).ConfigureAwait(false);
+            if (r is null || !ends.TryGetValue(r.TopicPartition, out var end))
+            {
+                continue;
+            }
+
+            if (!r.IsPartitionEOF && r.Offset.Value < end)
+            {
+                counts[r.Topic]++;
+            }
+
+            if (r.IsPartitionEOF || r.Offset.Value + 1 >= end)
+            {
+                ends.Remove(r.TopicPartition);
+            }
+        }
+
+        reader.Close();
+        return counts;
     }
 
     /// <summary>Writes the summary as people read it.</summary>
