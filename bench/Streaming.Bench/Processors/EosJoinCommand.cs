@@ -81,38 +81,25 @@ public sealed record EosJoinOptions
     /// <summary>Parses the arguments after <c>eos-join</c>.</summary>
     public static EosJoinOptions Parse(IReadOnlyList<string> args)
     {
-        var o = new EosJoinOptions();
-        for (var i = 0; i < args.Count; i++)
+        var o = BenchArguments.Parse(args, new EosJoinOptions(), (a, o) => a.Name switch
         {
-            string Next() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            int Int(int min)
-            {
-                var name = args[i];
-                var v = Next();
-                return int.TryParse(v.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min
-                    ? n : throw new ArgumentException($"{name}: '{v}' is not an integer >= {min}.");
-            }
-
-            o = args[i] switch
-            {
-                "--records" => o with { Records = Int(1) },
-                "--keys" => o with { Keys = Int(1) },
-                "--partitions" => o with { Partitions = Int(1) },
-                "--runs" => o with { Runs = Int(1) },
-                "--burn" => o with { Burn = Int(0) },
-                "--same-broker" => o with { SameBroker = true },
-                "--abandon" => o with { Abandon = true },
-                "--alos" => o with { Guarantee = ProcessingGuarantee.AT_LEAST_ONCE },
-                "--threads" => o with { Threads = Int(1) },
-                "--global" => o with { Global = true },
-                "--max-task-idle-ms" => o with { MaxTaskIdleMs = Int(0) },
-                "--session-timeout-ms" => o with { SessionTimeoutMs = Int(1) },
-                "--stall-seconds" => o with { StallSeconds = Int(1) },
-                "--log" => o with { LogPath = Next() },
-                "--debug" => o with { Debug = Next() },
-                var other => throw new ArgumentException($"Unknown option '{other}'."),
-            };
-        }
+            "--records" => o with { Records = a.Positive() },
+            "--keys" => o with { Keys = a.Positive() },
+            "--partitions" => o with { Partitions = a.Positive() },
+            "--runs" => o with { Runs = a.Positive() },
+            "--burn" => o with { Burn = a.NonNegativeInt() },
+            "--same-broker" => o with { SameBroker = true },
+            "--abandon" => o with { Abandon = true },
+            "--alos" => o with { Guarantee = ProcessingGuarantee.AT_LEAST_ONCE },
+            "--threads" => o with { Threads = a.Positive() },
+            "--global" => o with { Global = true },
+            "--max-task-idle-ms" => o with { MaxTaskIdleMs = a.NonNegativeInt() },
+            "--session-timeout-ms" => o with { SessionTimeoutMs = a.Positive() },
+            "--stall-seconds" => o with { StallSeconds = a.Positive() },
+            "--log" => o with { LogPath = a.Value() },
+            "--debug" => o with { Debug = a.Value() },
+            _ => throw a.Unknown(),
+        });
 
         return o.Abandon && !o.SameBroker ? throw new ArgumentException("--abandon needs --same-broker.") : o;
     }

@@ -53,30 +53,17 @@ public sealed record GlobalStartOptions
     /// <summary>Parses the arguments after <c>global-start</c>.</summary>
     public static GlobalStartOptions Parse(IReadOnlyList<string> args)
     {
-        var o = new GlobalStartOptions();
-        for (var i = 0; i < args.Count; i++)
+        return BenchArguments.Parse(args, new GlobalStartOptions(), (a, o) => a.Name switch
         {
-            int Int(int min)
-            {
-                var name = args[i];
-                var v = i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value.");
-                return int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min ? n : throw new ArgumentException($"{name}: '{v}' is not an integer >= {min}.");
-            }
-
-            o = args[i] switch
-            {
-                "--runs" => o with { Runs = Int(1) },
-                "--tables" => o with { Tables = Int(1) },
-                "--records" => o with { Records = Int(1) },
-                "--burn" => o with { Burn = Int(0) },
-                "--produce-before-start" => o with { ProduceBeforeStart = true },
-                "--guard" => o with { Guard = true },
-                "--assign-seek" => o with { AssignSeekRounds = Int(1) },
-                var other => throw new ArgumentException($"Unknown option '{other}'."),
-            };
-        }
-
-        return o;
+            "--runs" => o with { Runs = a.Positive() },
+            "--tables" => o with { Tables = a.Positive() },
+            "--records" => o with { Records = a.Positive() },
+            "--burn" => o with { Burn = a.NonNegativeInt() },
+            "--produce-before-start" => o with { ProduceBeforeStart = true },
+            "--guard" => o with { Guard = true },
+            "--assign-seek" => o with { AssignSeekRounds = a.Positive() },
+            _ => throw a.Unknown(),
+        });
     }
 }
 

@@ -178,7 +178,7 @@ public static class ProcessorsCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine($"load average: {LoadAverage()}");
+        Console.WriteLine($"load average: {BenchMachine.LoadAverage()}");
         Console.WriteLine($"Streamiz topology ({options.Guarantee}, 1 stream thread): {streamiz.Rate:N0} events/s ({options.Records:N0} in {streamiz.Timing.Seconds:0.00} s after RUNNING, "
                           + $"first output after {streamiz.Timing.FirstOutputSeconds:0.00} s), managed heap {streamiz.HeapMb:0} MB, working set {streamiz.WorkingSetMb:0} MB, RocksDB state {streamiz.StateMb:0.0} MB");
         Console.WriteLine($"  steady state: {streamiz.Timing.Describe()}");
@@ -209,9 +209,6 @@ public static class ProcessorsCommand
     private const string PassThroughOutput = "bench.passthrough";
 
     private static int Rounds(ProcessorsOptions options) => options.Warmup ? 2 : 1;
-
-    private static string LoadAverage()
-        => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     // Partitions so that the fullest one stays under 80% of the mock's 5 MiB (keys hash unevenly: 1.6x margin) and
     // well under its 100,000 batches.

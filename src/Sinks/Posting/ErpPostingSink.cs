@@ -779,24 +779,7 @@ public sealed class ErpPostingSink
             context[key] = value;
         }
 
-        var q = new QuarantineRecord
-        {
-            quarantineId = $"q_{record.Topic}_{record.Partition.Value}_{record.Offset.Value}",
-            reasonCode = reason,
-            reasonDetail = detail,
-            missing = [],
-            stage = _options.GroupId,
-            correlationId = fe.correlationId,
-            postingKey = fe.postingKey,
-            businessContext = context,
-            sourceTopic = record.Topic,
-            sourcePartition = record.Partition.Value,
-            sourceOffset = record.Offset.Value,
-            originalKey = record.Message.Key is null ? null : Encoding.UTF8.GetBytes(record.Message.Key),
-            originalValue = record.Message.Value,
-            headers = Streaming.Platform.Serialization.TracingHeaders.ToMap(record.Message.Headers),
-            quarantinedAt = DateTime.UtcNow,
-        };
+        var q = OpsRecords.Quarantine(Failed(record), reason, detail, [], _options.GroupId, fe.correlationId, fe.postingKey, context, DateTime.UtcNow);
         _logger.LogWarning("Quarantined {PostingKey} ({Reason}): {Detail}", fe.postingKey, reason, detail);
         return new Message<string, byte[]> { Key = fe.correlationId, Value = _quarantine.SerializeValue(q, Topics.Quarantine), Headers = record.Message.Headers };
     }
@@ -804,20 +787,10 @@ public sealed class ErpPostingSink
     private Message<string, byte[]> DeadLetter(ConsumeResult<string, byte[]> record, Exception ex)
     {
         _logger.LogError(ex, "Undeserializable record at {Coordinates} sent to {Dlq}", record.TopicPartitionOffset, Topics.DeadLetters);
-        var d = new DeadLetterRecord
-        {
-            originalTopic = record.Topic,
-            originalPartition = record.Partition.Value,
-            originalOffset = record.Offset.Value,
-            originalTimestamp = record.Message.Timestamp.UtcDateTime,
-            originalKey = record.Message.Key is null ? null : Encoding.UTF8.GetBytes(record.Message.Key),
-            originalValue = record.Message.Value,
-            headers = Streaming.Platform.Serialization.TracingHeaders.ToMap(record.Message.Headers),
-            errorType = ex.GetType().FullName ?? ex.GetType().Name,
-            errorMessage = ex.Message,
-            consumerGroup = _options.GroupId,
-            failedAt = DateTime.UtcNow,
-        };
+        var d = OpsRecords.DeadLetter(Failed(record), record.Message.Timestamp.UtcDateTime, ex.GetType().FullName ?? ex.GetType().Name, ex.Message, _options.GroupId, DateTime.UtcNow);
         return new Message<string, byte[]> { Key = record.Message.Key ?? string.Empty, Value = _deadLetters.SerializeValue(d, Topics.DeadLetters), Headers = record.Message.Headers };
     }
+
+    private static FailedRecord Failed(ConsumeResult<string, byte[]> record) => new(record.Topic, record.Partition.Value, record.Offset.Value,
+        FailedRecord.KeyBytes(record.Message.Key), record.Message.Value, Streaming.Platform.Serialization.TracingHeaders.ToMap(record.Message.Headers));
 }
