@@ -20,11 +20,11 @@ using FinanceLineKind = Streaming.Contracts.Finance.FinanceLineKind;
 namespace Streaming.Bench.Sink;
 
 /// <summary>Options of <c>sink</c>.</summary>
-public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize, string? PostgresConnectionString, string? Json, string[]? Only = null, int Warmup = 20_000)
+public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize, string? PostgresConnectionString, string? Json, string[]? Only = null, int Warmup = 50_000)
 {
     public const string Usage = """
         sink [--entries 100000] [--partitions 12] [--batch-size 1000] [--postgres CONNSTRING] [--json FILE]
-             [--only raw,upsert,copymerge,sqlite] [--warmup 20000 | --no-warmup]
+             [--only raw,upsert,copymerge,sqlite] [--warmup 50000 | --no-warmup]
                                           ERP posting sink end to end (topic -> journals -> ledger -> erp.postings.v1)
                                           into PostgreSQL (batched upsert and COPY+merge) and SQLite, vs a raw COPY of
                                           the same rows into the same tables, same run. PostgreSQL: a throwaway cluster
@@ -186,7 +186,7 @@ public static class SinkBenchmark
             if (options.Warmup > 0)
             {
                 await using var warm = await PostgresLedger.OpenAsync(await NewDatabaseAsync("bench_" + mode.ToString().ToLowerInvariant() + "_warmup"), mode, ct);
-                await RunSinkAsync($"warm-up -> PostgreSQL ({mode})", cluster, client, warm, options, options.Warmup, serverCpu, ct);
+                await RunSinkAsync($"warm-up -> PostgreSQL ({mode})", cluster, client, warm, options, Math.Min(options.Warmup, options.Entries), serverCpu, ct);
             }
 
             await using var ledger = await PostgresLedger.OpenAsync(await NewDatabaseAsync("bench_" + mode.ToString().ToLowerInvariant()), mode, ct);
@@ -202,7 +202,7 @@ public static class SinkBenchmark
                 if (options.Warmup > 0)
                 {
                     await using var warm = await SqliteLedger.OpenAsync(warmPath, ct);
-                    await RunSinkAsync("warm-up -> SQLite", cluster, client, warm, options, options.Warmup, () => null, ct);
+                    await RunSinkAsync("warm-up -> SQLite", cluster, client, warm, options, Math.Min(options.Warmup, options.Entries), () => null, ct);
                 }
 
                 await using var sqlite = await SqliteLedger.OpenAsync(path, ct);
