@@ -22,40 +22,27 @@ public sealed record Journal(
     SourceCoordinates Source)
 {
     /// <summary>Σ debits.</summary>
-    public decimal TotalDebits
-    {
-        get
-        {
-            var sum = 0m;
-            for (var i = 0; i < Lines.Count; i++)
-            {
-                sum += Lines[i].Debit;
-            }
-
-            return sum;
-        }
-    }
+    public decimal TotalDebits => Sum(debits: true);
 
     /// <summary>Σ credits.</summary>
-    public decimal TotalCredits
-    {
-        get
-        {
-            var sum = 0m;
-            for (var i = 0; i < Lines.Count; i++)
-            {
-                sum += Lines[i].Credit;
-            }
-
-            return sum;
-        }
-    }
+    public decimal TotalCredits => Sum(debits: false);
 
     /// <summary>Debits minus credits; zero for a journal that may be posted.</summary>
     public decimal Imbalance => TotalDebits - TotalCredits;
 
     /// <summary>True when debits equal credits exactly.</summary>
     public bool IsBalanced => Imbalance == 0m;
+
+    private decimal Sum(bool debits)
+    {
+        var sum = 0m;
+        for (var i = 0; i < Lines.Count; i++)
+        {
+            sum += debits ? Lines[i].Debit : Lines[i].Credit;
+        }
+
+        return sum;
+    }
 
     /// <summary>
     /// SHA-256 (lower-case hex) of the journal's accounting content, to tell a true duplicate from a conflicting one: the UTF-8 of

@@ -82,28 +82,21 @@ public sealed class PostgresLedger : ILedger
         CREATE TRIGGER postings_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON postings FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only();
         CREATE TRIGGER journal_entries_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON journal_entries FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only();
         CREATE TRIGGER journal_lines_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON journal_lines FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only();
-        CREATE FUNCTION ledger_entries_have_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE FUNCTION ledger_rows_have_parent() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE orphan text;
         BEGIN
-            SELECT n.posting_key INTO orphan FROM inserted n WHERE NOT EXISTS (SELECT 1 FROM postings p WHERE p.posting_key = n.posting_key) LIMIT 1;
+            -- TG_ARGV[0]: the parent table; "inserted": the statement's new rows.
+            EXECUTE format('SELECT n.posting_key FROM inserted n WHERE NOT EXISTS (SELECT 1 FROM %I p WHERE p.posting_key = n.posting_key) LIMIT 1',
+                TG_ARGV[0]) INTO orphan;
             IF orphan IS NOT NULL THEN
-                RAISE EXCEPTION 'journal entry % has no posting', orphan USING ERRCODE = 'foreign_key_violation';
-            END IF;
-            RETURN NULL;
-        END $$;
-        CREATE FUNCTION ledger_lines_have_entries() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE orphan text;
-        BEGIN
-            SELECT n.posting_key INTO orphan FROM inserted n WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.posting_key = n.posting_key) LIMIT 1;
-            IF orphan IS NOT NULL THEN
-                RAISE EXCEPTION 'journal line of % has no journal entry', orphan USING ERRCODE = 'foreign_key_violation';
+                RAISE EXCEPTION '% row % has no row in %', TG_TABLE_NAME, orphan, TG_ARGV[0] USING ERRCODE = 'foreign_key_violation';
             END IF;
             RETURN NULL;
         END $$;
         CREATE TRIGGER journal_entries_have_postings AFTER INSERT ON journal_entries REFERENCING NEW TABLE AS inserted
-            FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_have_postings();
+            FOR EACH STATEMENT EXECUTE FUNCTION ledger_rows_have_parent('postings');
         CREATE TRIGGER journal_lines_have_entries AFTER INSERT ON journal_lines REFERENCING NEW TABLE AS inserted
-            FOR EACH STATEMENT EXECUTE FUNCTION ledger_lines_have_entries();
+            FOR EACH STATEMENT EXECUTE FUNCTION ledger_rows_have_parent('journal_entries');
         """,
     ];
 
