@@ -32,6 +32,8 @@ public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize
                                           --only runs a subset (e.g. to profile one run); the raw COPY always runs.
                                           Before each timed run, the same code runs untimed over --warmup entries into a
                                           ledger of its own (JIT tiering done: steady state); --no-warmup times cold code.
+                                          Before each timed run the throwaway server's databases are vacuumed and a
+                                          checkpoint is taken, so no run inherits the background work of the one before.
                                           Each run also reports CPU µs per entry: this process (sink + in-process broker)
                                           and the PostgreSQL server (all its processes; throwaway cluster only).
         """;
@@ -129,11 +131,14 @@ public static class SinkBenchmark
         }
 
         await using var throwaway = options.PostgresConnectionString is null ? await ThrowawayPostgres.StartAsync(durable: true, ct) : null;
+        var databases = new List<string>();
         async Task<string> NewDatabaseAsync(string name)
         {
             if (throwaway is not null)
             {
-                return await throwaway.CreateDatabaseAsync(name, ct);
+                var created = await throwaway.CreateDatabaseAsync(name, ct);
+                databases.Add(created);
+                return created;
             }
 
             var builder = new Npgsql.NpgsqlConnectionStringBuilder(options.PostgresConnectionString);
@@ -151,6 +156,30 @@ public static class SinkBenchmark
 
         Console.WriteLine(throwaway is null ? "PostgreSQL: given by --postgres" : $"PostgreSQL: throwaway cluster on 127.0.0.1:{throwaway.Port} (fsync on, synchronous_commit on)");
         Func<TimeSpan?> serverCpu = throwaway is null ? () => null : throwaway.ServerCpuTime;
+
+        // Before each timed run on the throwaway server: the earlier runs' tables vacuumed and analyzed and a checkpoint taken, so that
+        // autovacuum and checkpoint work left by them does not fall into this run's timed window (every run starts alike).
+        async Task SettleAsync()
+        {
+            if (throwaway is null)
+            {
+                return;
+            }
+
+            foreach (var database in databases)
+            {
+                await using var connection = new Npgsql.NpgsqlConnection(database);
+                await connection.OpenAsync(ct);
+                await using var vacuum = new Npgsql.NpgsqlCommand("VACUUM ANALYZE", connection) { CommandTimeout = 300 };
+                await vacuum.ExecuteNonQueryAsync(ct);
+            }
+
+            await using var admin = new Npgsql.NpgsqlConnection(throwaway.ConnectionString());
+            await admin.OpenAsync(ct);
+            await using var checkpoint = new Npgsql.NpgsqlCommand("CHECKPOINT", admin) { CommandTimeout = 300 };
+            await checkpoint.ExecuteNonQueryAsync(ct);
+        }
+
         var results = new List<Result>();
 
         // Raw baseline: the same journals, already built, COPYed straight into the same tables (no idempotency, no Kafka).
@@ -167,6 +196,7 @@ public static class SinkBenchmark
 
         await using (var raw = await PostgresLedger.OpenAsync(await NewDatabaseAsync("bench_raw"), PostgresWriteMode.BatchedUpsert, ct))
         {
+            await SettleAsync();
             var cpu = CpuMark.Now(serverCpu);
             var sw = Stopwatch.StartNew();
             foreach (var chunk in journals.Chunk(options.BatchSize))
@@ -190,6 +220,7 @@ public static class SinkBenchmark
             }
 
             await using var ledger = await PostgresLedger.OpenAsync(await NewDatabaseAsync("bench_" + mode.ToString().ToLowerInvariant()), mode, ct);
+            await SettleAsync();
             results.Add(await RunSinkAsync($"sink -> PostgreSQL ({mode})", cluster, client, ledger, options, options.Entries, serverCpu, ct));
         }
 
@@ -206,6 +237,7 @@ public static class SinkBenchmark
                 }
 
                 await using var sqlite = await SqliteLedger.OpenAsync(path, ct);
+                await SettleAsync();
                 results.Add(await RunSinkAsync("sink -> SQLite", cluster, client, sqlite, options, options.Entries, () => null, ct));
             }
             finally
