@@ -245,7 +245,8 @@ public sealed class SinkFailureTests(PostgresFixture postgres)
     }
 }
 
-/// <summary>A producer that fails, with a non-fatal delivery error, the <c>erp.postings.v1</c> results whose key contains a marker while <see cref="Failing"/>.</summary>
+/// <summary>A producer that fails, with a non-fatal delivery error, the <c>erp.postings.v1</c> results whose key contains a marker while <see cref="Failing"/>
+/// (through <c>ProduceAsync</c> or <c>Produce</c> with a delivery handler).</summary>
 public class FailingResultsProducer : System.Reflection.DispatchProxy
 {
     private IProducer<string, byte[]> _inner = null!;
@@ -272,6 +273,16 @@ public class FailingResultsProducer : System.Reflection.DispatchProxy
             Interlocked.Increment(ref Failed);
             return Task.FromException<DeliveryResult<string, byte[]>>(new ProduceException<string, byte[]>(new Error(ErrorCode.Local_MsgTimedOut),
                 new DeliveryResult<string, byte[]> { Topic = topic, Message = message, Status = PersistenceStatus.NotPersisted }));
+        }
+
+        // The same failure through the callback form: the delivery handler gets the error report later, on another thread (as librdkafka's poll thread would).
+        if (Failing && targetMethod.Name == nameof(IProducer<string, byte[]>.Produce) && args is [string t, Message<string, byte[]> m, Action<DeliveryReport<string, byte[]>> handler]
+            && t == Topics.ErpPostings && m.Key.Contains(_marker, StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref Failed);
+            var report = new DeliveryReport<string, byte[]> { Topic = t, Message = m, Status = PersistenceStatus.NotPersisted, Error = new Error(ErrorCode.Local_MsgTimedOut) };
+            ThreadPool.QueueUserWorkItem(_ => handler(report));
+            return null;
         }
 
         try

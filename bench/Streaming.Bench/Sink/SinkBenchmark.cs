@@ -20,16 +20,22 @@ using FinanceLineKind = Streaming.Contracts.Finance.FinanceLineKind;
 namespace Streaming.Bench.Sink;
 
 /// <summary>Options of <c>sink</c>.</summary>
-public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize, string? PostgresConnectionString, string? Json, string[]? Only = null)
+public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize, string? PostgresConnectionString, string? Json, string[]? Only = null, int Warmup = 50_000)
 {
     public const string Usage = """
         sink [--entries 100000] [--partitions 12] [--batch-size 1000] [--postgres CONNSTRING] [--json FILE]
-             [--only raw,upsert,copymerge,sqlite]
+             [--only raw,upsert,copymerge,sqlite] [--warmup 50000 | --no-warmup]
                                           ERP posting sink end to end (topic -> journals -> ledger -> erp.postings.v1)
                                           into PostgreSQL (batched upsert and COPY+merge) and SQLite, vs a raw COPY of
                                           the same rows into the same tables, same run. PostgreSQL: a throwaway cluster
                                           (fsync on) unless --postgres gives one (a database per run is created in it).
                                           --only runs a subset (e.g. to profile one run); the raw COPY always runs.
+                                          Before each timed run, the same code runs untimed over --warmup entries into a
+                                          ledger of its own (JIT tiering done: steady state); --no-warmup times cold code.
+                                          Before each timed run the throwaway server's databases are vacuumed and a
+                                          checkpoint is taken, so no run inherits the background work of the one before.
+                                          Each run also reports CPU µs per entry: this process (sink + in-process broker)
+                                          and the PostgreSQL server (all its processes; throwaway cluster only).
         """;
 
     public static SinkBenchOptions Parse(string[] args)
@@ -46,6 +52,8 @@ public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize
                 "--batch-size" => o with { BatchSize = Int() },
                 "--postgres" => o with { PostgresConnectionString = Next() },
                 "--json" => o with { Json = Next() },
+                "--warmup" => o with { Warmup = Int() },
+                "--no-warmup" => o with { Warmup = 0 },
                 "--only" => o with { Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Known).ToArray() },
                 _ => throw new ArgumentException($"Unknown sink option '{args[i]}'."),
             };
@@ -68,12 +76,23 @@ public sealed record SinkBenchOptions(int Entries, int Partitions, int BatchSize
 /// </summary>
 public static class SinkBenchmark
 {
-    private sealed record Result(string Name, int Entries, double Seconds, double EntriesPerSecond);
+    private sealed record Result(string Name, int Entries, double Seconds, double EntriesPerSecond, double ClientCpuMicrosPerEntry, double? ServerCpuMicrosPerEntry);
+
+    /// <summary>CPU used so far by this process and by the PostgreSQL server (null: not measurable, e.g. a server given by --postgres).</summary>
+    private readonly record struct CpuMark(TimeSpan Client, TimeSpan? Server)
+    {
+        public static CpuMark Now(Func<TimeSpan?> server) => new(Process.GetCurrentProcess().TotalProcessorTime, server());
+
+        /// <summary>CPU µs per entry since <paramref name="start"/>: this process, and the server.</summary>
+        public (double Client, double? Server) PerEntrySince(CpuMark start, long entries) =>
+            ((Client - start.Client).TotalMicroseconds / entries, Server is { } s && start.Server is { } s0 ? (s - s0).TotalMicroseconds / entries : null);
+    }
 
     public static async Task<int> RunAsync(SinkBenchOptions options, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Console.WriteLine($"sink benchmark: {options.Entries:N0} journal entries (3 lines each), {options.Partitions} partitions, batches of {options.BatchSize}");
+        Console.WriteLine($"sink benchmark: {options.Entries:N0} journal entries (3 lines each), {options.Partitions} partitions, batches of {options.BatchSize}, "
+            + (options.Warmup > 0 ? $"warm-up {options.Warmup:N0} entries per run (untimed)" : "no warm-up") + $"; load average {Harness.BenchMachine.LoadAverage()}");
         using var cluster = EmbeddedKafkaCluster.Start(new EmbeddedKafkaOptions { Brokers = 1, WatermarkCheckInterval = TimeSpan.Zero });
         await using var registry = await EmbeddedSchemaRegistry.StartAsync(cancellationToken: ct);
         using var client = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registry.Url });
@@ -112,11 +131,14 @@ public static class SinkBenchmark
         }
 
         await using var throwaway = options.PostgresConnectionString is null ? await ThrowawayPostgres.StartAsync(durable: true, ct) : null;
+        var databases = new List<string>();
         async Task<string> NewDatabaseAsync(string name)
         {
             if (throwaway is not null)
             {
-                return await throwaway.CreateDatabaseAsync(name, ct);
+                var created = await throwaway.CreateDatabaseAsync(name, ct);
+                databases.Add(created);
+                return created;
             }
 
             var builder = new Npgsql.NpgsqlConnectionStringBuilder(options.PostgresConnectionString);
@@ -133,13 +155,49 @@ public static class SinkBenchmark
         }
 
         Console.WriteLine(throwaway is null ? "PostgreSQL: given by --postgres" : $"PostgreSQL: throwaway cluster on 127.0.0.1:{throwaway.Port} (fsync on, synchronous_commit on)");
+        Func<TimeSpan?> serverCpu = throwaway is null ? () => null : throwaway.ServerCpuTime;
+
+        // Before each timed run on the throwaway server: the earlier runs' tables vacuumed and analyzed and a checkpoint taken, so that
+        // autovacuum and checkpoint work left by them does not fall into this run's timed window (every run starts alike).
+        async Task SettleAsync()
+        {
+            if (throwaway is null)
+            {
+                return;
+            }
+
+            foreach (var database in databases)
+            {
+                await using var connection = new Npgsql.NpgsqlConnection(database);
+                await connection.OpenAsync(ct);
+                await using var vacuum = new Npgsql.NpgsqlCommand("VACUUM ANALYZE", connection) { CommandTimeout = 300 };
+                await vacuum.ExecuteNonQueryAsync(ct);
+            }
+
+            await using var admin = new Npgsql.NpgsqlConnection(throwaway.ConnectionString());
+            await admin.OpenAsync(ct);
+            await using var checkpoint = new Npgsql.NpgsqlCommand("CHECKPOINT", admin) { CommandTimeout = 300 };
+            await checkpoint.ExecuteNonQueryAsync(ct);
+        }
+
         var results = new List<Result>();
 
         // Raw baseline: the same journals, already built, COPYed straight into the same tables (no idempotency, no Kafka).
         var builder = new JournalBuilder(DefaultChartOfAccounts.Instance);
         var journals = events.Select(e => builder.Build(FinanceFactMapper.ToFact(e))).ToList();
+        if (options.Warmup > 0)
+        {
+            await using var warm = await PostgresLedger.OpenAsync(await NewDatabaseAsync("bench_raw_warmup"), PostgresWriteMode.BatchedUpsert, ct);
+            foreach (var chunk in journals.Take(options.Warmup).Chunk(options.BatchSize))
+            {
+                await warm.CopyRawAsync(chunk, ct);
+            }
+        }
+
         await using (var raw = await PostgresLedger.OpenAsync(await NewDatabaseAsync("bench_raw"), PostgresWriteMode.BatchedUpsert, ct))
         {
+            await SettleAsync();
+            var cpu = CpuMark.Now(serverCpu);
             var sw = Stopwatch.StartNew();
             foreach (var chunk in journals.Chunk(options.BatchSize))
             {
@@ -147,27 +205,44 @@ public static class SinkBenchmark
             }
 
             sw.Stop();
+            var (clientCpu, serverCpuUs) = CpuMark.Now(serverCpu).PerEntrySince(cpu, options.Entries);
             Check(await raw.CountJournalsAsync(ct), options.Entries, "raw COPY");
-            results.Add(new Result("raw COPY into PostgreSQL (same rows, same tables)", options.Entries, sw.Elapsed.TotalSeconds, options.Entries / sw.Elapsed.TotalSeconds));
+            results.Add(new Result("raw COPY into PostgreSQL (same rows, same tables)", options.Entries, sw.Elapsed.TotalSeconds, options.Entries / sw.Elapsed.TotalSeconds,
+                clientCpu, serverCpuUs));
         }
 
         foreach (var mode in new[] { PostgresWriteMode.BatchedUpsert, PostgresWriteMode.CopyMerge }.Where(m => options.Runs(m == PostgresWriteMode.BatchedUpsert ? "upsert" : "copymerge")))
         {
+            if (options.Warmup > 0)
+            {
+                await using var warm = await PostgresLedger.OpenAsync(await NewDatabaseAsync("bench_" + mode.ToString().ToLowerInvariant() + "_warmup"), mode, ct);
+                await RunSinkAsync($"warm-up -> PostgreSQL ({mode})", cluster, client, warm, options, Math.Min(options.Warmup, options.Entries), serverCpu, ct);
+            }
+
             await using var ledger = await PostgresLedger.OpenAsync(await NewDatabaseAsync("bench_" + mode.ToString().ToLowerInvariant()), mode, ct);
-            results.Add(await RunSinkAsync($"sink -> PostgreSQL ({mode})", cluster, client, ledger, options, ct));
+            await SettleAsync();
+            results.Add(await RunSinkAsync($"sink -> PostgreSQL ({mode})", cluster, client, ledger, options, options.Entries, serverCpu, ct));
         }
 
         if (options.Runs("sqlite"))
         {
             var path = Path.Combine(Path.GetTempPath(), $"bench-ledger-{Guid.NewGuid():N}.db");
+            var warmPath = Path.Combine(Path.GetTempPath(), $"bench-ledger-warmup-{Guid.NewGuid():N}.db");
             try
             {
+                if (options.Warmup > 0)
+                {
+                    await using var warm = await SqliteLedger.OpenAsync(warmPath, ct);
+                    await RunSinkAsync("warm-up -> SQLite", cluster, client, warm, options, Math.Min(options.Warmup, options.Entries), () => null, ct);
+                }
+
                 await using var sqlite = await SqliteLedger.OpenAsync(path, ct);
-                results.Add(await RunSinkAsync("sink -> SQLite", cluster, client, sqlite, options, ct));
+                await SettleAsync();
+                results.Add(await RunSinkAsync("sink -> SQLite", cluster, client, sqlite, options, options.Entries, () => null, ct));
             }
             finally
             {
-                foreach (var f in new[] { path, path + "-wal", path + "-shm" })
+                foreach (var f in new[] { path, warmPath }.SelectMany(p => new[] { p, p + "-wal", p + "-shm" }))
                 {
                     File.Delete(f);
                 }
@@ -176,12 +251,15 @@ public static class SinkBenchmark
 
         var baseline = results[0].EntriesPerSecond;
         Console.WriteLine();
-        Console.WriteLine("| run | entries | seconds | entries/s | ratio to raw COPY |");
-        Console.WriteLine("|---|---:|---:|---:|---:|");
+        Console.WriteLine("| run | entries | seconds | entries/s | ratio to raw COPY | CPU µs/entry: this process | CPU µs/entry: PostgreSQL server |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Name} | {r.Entries:N0} | {r.Seconds:F2} | {r.EntriesPerSecond:N0} | {r.EntriesPerSecond / baseline:F2} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Name} | {r.Entries:N0} | {r.Seconds:F2} | {r.EntriesPerSecond:N0} | {r.EntriesPerSecond / baseline:F2} | {r.ClientCpuMicrosPerEntry:F1} | {(r.ServerCpuMicrosPerEntry is { } s ? s.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} |"));
         }
+
+        Console.WriteLine($"load average at the end: {Harness.BenchMachine.LoadAverage()}");
 
         if (options.Json is not null)
         {
@@ -191,7 +269,12 @@ public static class SinkBenchmark
         return 0;
     }
 
-    private static async Task<Result> RunSinkAsync(string name, EmbeddedKafkaCluster cluster, ISchemaRegistryClient client, ILedger ledger, SinkBenchOptions options, CancellationToken ct)
+    /// <summary>
+    /// Runs a sink (its own consumer group, from the topic's start) until <paramref name="target"/> journals are posted. At
+    /// <c>options.Entries</c> it is a timed run, checked (exactly N journals, no duplicates, nothing quarantined); below, a warm-up.
+    /// </summary>
+    private static async Task<Result> RunSinkAsync(string name, EmbeddedKafkaCluster cluster, ISchemaRegistryClient client, ILedger ledger, SinkBenchOptions options,
+        int target, Func<TimeSpan?> serverCpu, CancellationToken ct)
     {
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
         {
@@ -218,9 +301,10 @@ public static class SinkBenchmark
             await Task.Delay(1, ct);
         }
 
+        var cpu = CpuMark.Now(serverCpu);
         var sw = Stopwatch.StartNew();
         var progress = Stopwatch.StartNew();
-        while (sink.PostedCount < options.Entries)
+        while (sink.PostedCount < target)
         {
             if (run.IsCompleted)
             {
@@ -243,16 +327,21 @@ public static class SinkBenchmark
         }
 
         sw.Stop();
+        var counted = sink.PostedCount - first;
+        var (clientCpu, serverCpuUs) = CpuMark.Now(serverCpu).PerEntrySince(cpu, counted);
         await stop.CancelAsync();
         await run;
-        Check(await ledger.CountJournalsAsync(ct), options.Entries, name);
+        if (target == options.Entries)
+        {
+            Check(await ledger.CountJournalsAsync(ct), options.Entries, name);
+        }
+
         if (sink.DuplicateCount != 0 || sink.QuarantinedCount != 0)
         {
             throw new InvalidOperationException($"{name}: {sink.DuplicateCount} duplicates and {sink.QuarantinedCount} quarantined, expected none");
         }
 
-        var counted = options.Entries - first;
-        return new Result(name, (int)counted, sw.Elapsed.TotalSeconds, counted / sw.Elapsed.TotalSeconds);
+        return new Result(name, (int)counted, sw.Elapsed.TotalSeconds, counted / sw.Elapsed.TotalSeconds, clientCpu, serverCpuUs);
     }
 
     private static void Check(long actual, int expected, string name)

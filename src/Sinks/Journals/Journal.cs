@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -21,10 +22,10 @@ public sealed record Journal(
     SourceCoordinates Source)
 {
     /// <summary>Σ debits.</summary>
-    public decimal TotalDebits => Lines.Sum(l => l.Debit);
+    public decimal TotalDebits => Sum(debits: true);
 
     /// <summary>Σ credits.</summary>
-    public decimal TotalCredits => Lines.Sum(l => l.Credit);
+    public decimal TotalCredits => Sum(debits: false);
 
     /// <summary>Debits minus credits; zero for a journal that may be posted.</summary>
     public decimal Imbalance => TotalDebits - TotalCredits;
@@ -32,19 +33,77 @@ public sealed record Journal(
     /// <summary>True when debits equal credits exactly.</summary>
     public bool IsBalanced => Imbalance == 0m;
 
-    /// <summary>SHA-256 (hex) of the journal's accounting content, to tell a true duplicate from a conflicting one.</summary>
-    public string ContentHash()
+    private decimal Sum(bool debits)
     {
-        var sb = new StringBuilder();
-        sb.Append(PostingKey).Append('|').Append(LegalEntityId).Append('|').Append(Currency).Append('|')
-          .Append(EffectiveDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-        foreach (var line in Lines)
+        var sum = 0m;
+        for (var i = 0; i < Lines.Count; i++)
         {
-            // G29 drops trailing zeros so 10.5 and 10.5000 hash alike.
-            sb.Append('|').Append(line.Account).Append(':').Append(line.Debit.ToString("G29", CultureInfo.InvariantCulture))
-              .Append(':').Append(line.Credit.ToString("G29", CultureInfo.InvariantCulture));
+            sum += debits ? Lines[i].Debit : Lines[i].Credit;
         }
 
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
+        return sum;
+    }
+
+    /// <summary>
+    /// SHA-256 (lower-case hex) of the journal's accounting content, to tell a true duplicate from a conflicting one: the UTF-8 of
+    /// <c>{key}|{entity}|{currency}|{yyyy-MM-dd}</c> followed by <c>|{account}:{debit}:{credit}</c> per line, amounts in "G29"
+    /// (trailing zeros dropped, so 10.5 and 10.5000 hash alike). Built in a pooled buffer, without intermediate strings.
+    /// </summary>
+    public string ContentHash()
+    {
+        const int DecimalChars = 32; // "G29": at most 29 digits, a sign and a point
+        var capacity = PostingKey.Length + LegalEntityId.Length + Currency.Length + 3 + 10;
+        for (var i = 0; i < Lines.Count; i++)
+        {
+            capacity += Lines[i].Account.Length + 3 + (2 * DecimalChars);
+        }
+
+        var chars = ArrayPool<char>.Shared.Rent(capacity);
+        try
+        {
+            var n = 0;
+            Append(chars, ref n, PostingKey);
+            chars[n++] = '|';
+            Append(chars, ref n, LegalEntityId);
+            chars[n++] = '|';
+            Append(chars, ref n, Currency);
+            chars[n++] = '|';
+            n += Format(EffectiveDate.TryFormat(chars.AsSpan(n), out var w, "yyyy-MM-dd", CultureInfo.InvariantCulture), w);
+            for (var i = 0; i < Lines.Count; i++)
+            {
+                var line = Lines[i];
+                chars[n++] = '|';
+                Append(chars, ref n, line.Account);
+                chars[n++] = ':';
+                n += Format(line.Debit.TryFormat(chars.AsSpan(n), out w, "G29", CultureInfo.InvariantCulture), w);
+                chars[n++] = ':';
+                n += Format(line.Credit.TryFormat(chars.AsSpan(n), out w, "G29", CultureInfo.InvariantCulture), w);
+            }
+
+            var text = chars.AsSpan(0, n);
+            var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(n));
+            try
+            {
+                Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+                SHA256.HashData(bytes.AsSpan(0, Encoding.UTF8.GetBytes(text, bytes)), hash);
+                return Convert.ToHexStringLower(hash);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(bytes);
+            }
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(chars);
+        }
+
+        static void Append(char[] buffer, ref int at, string value)
+        {
+            value.CopyTo(buffer.AsSpan(at));
+            at += value.Length;
+        }
+
+        static int Format(bool ok, int written) => ok ? written : throw new InvalidOperationException("content hash buffer too small");
     }
 }

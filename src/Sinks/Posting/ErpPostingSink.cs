@@ -123,13 +123,42 @@ public sealed class ErpPostingSink
     /// past a record that is not posted or quarantined. A journal the ledger rejects for good goes to quarantine. Any other
     /// error escapes (nothing committed for the batch) so the host stops and is restarted.
     /// </summary>
-    public async Task RunAsync(CancellationToken stoppingToken)
+    /// <remarks>
+    /// The consuming loop runs on a thread of its own: <c>Consume</c> blocks while it waits for records, and a blocked thread-pool thread
+    /// would delay the ledger write's I/O continuations and the result publishing, which run on the pool.
+    /// </remarks>
+    public Task RunAsync(CancellationToken stoppingToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Run(stoppingToken);
+                done.SetResult();
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "erp-posting-sink",
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    /// <summary>The consuming loop of <see cref="RunAsync"/>, on its own thread: it blocks on the batch's tasks instead of awaiting them.</summary>
+    private void Run(CancellationToken stoppingToken)
     {
         var batch = new List<ConsumeResult<string, byte[]>>(_options.MaxBatchSize);
         var parked = new Dictionary<TopicPartition, Parked>();
         var assigned = new HashSet<TopicPartition>();
         var resumeWhenAssigned = new HashSet<TopicPartition>();
-        InFlight? inFlight = null;
+        InFlight? older = null; // batch k-1: ledger committed, its results' deliveries awaited (and its offsets committed) after batch k+1's write starts
+        InFlight? inFlight = null; // batch k, between its ledger commit and becoming the older one
         Writing? writing = null;
         using var consumer = new ConsumerBuilder<string, byte[]>(_consumerConfig)
             .SetErrorHandler((_, e) =>
@@ -172,7 +201,6 @@ public sealed class ErpPostingSink
 
         consumer.Subscribe(Topics.FinanceEvents);
         _logger.LogInformation("ERP posting sink consuming {Topic} as group {Group}; ledger at {Ledger}", Topics.FinanceEvents, _options.GroupId, _ledger.Location);
-        await Task.Yield();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -227,9 +255,11 @@ public sealed class ErpPostingSink
                 }
 
                 // Parked records whose backoff is over go first: their partitions are paused, so nothing newer from them is in the batch.
-                // Not while the batch being written holds newer records of the partition: those join the parked ones when it completes.
+                // Not while the batch being written, or the one whose results are being delivered, holds newer records of the partition:
+                // those join the parked ones when it completes.
                 var now = DateTime.UtcNow;
-                var retrying = parked.Where(p => p.Value.NextAttempt <= now && writing?.Partitions.Contains(p.Key) != true).Select(p => p.Value).ToList();
+                var retrying = parked.Where(p => p.Value.NextAttempt <= now && writing?.Partitions.Contains(p.Key) != true && older?.Partitions.Contains(p.Key) != true)
+                    .Select(p => p.Value).ToList();
                 foreach (var p in retrying)
                 {
                     parked.Remove(p.Partition);
@@ -238,15 +268,23 @@ public sealed class ErpPostingSink
                 var work = retrying.SelectMany(p => p.Records).Concat(batch).ToList();
                 var attempts = retrying.ToDictionary(p => p.Partition, p => p.Attempt);
 
-                // Pipelined, three batches deep: batch k+1 is read, decoded and built while batch k is written to the ledger; batch k is
-                // written while batch k-1's results are acknowledged. Ledger writes stay one at a time and in order, and a batch's offsets
-                // are committed only after its ledger transaction and every delivery of its results, and after the batch before it.
+                // Pipelined: batch k+1 is read, decoded and built while batch k is written to the ledger and batch k-1's results are
+                // published and acknowledged. Ledger writes stay one at a time and in order, and a batch's offsets are committed only after
+                // its ledger transaction and every delivery of its results, and after the batch before it.
                 var prepared = Prepare(work);
                 if (writing is not null)
                 {
                     var written = writing;
                     writing = null;
-                    inFlight = await CompleteWriteAsync(consumer, written, parked, assigned, stoppingToken).ConfigureAwait(false);
+                    Task.WhenAny(written.Ledger).GetAwaiter().GetResult(); // completed, failed or cancelled: CompleteWriteAsync observes which
+                    if (!written.Ledger.IsCompletedSuccessfully && older is not null)
+                    {
+                        // A failed write may commit partition by partition (CompleteWriteAsync): the batch before it is committed first.
+                        FinishAsync(consumer, older, parked, assigned, stoppingToken).GetAwaiter().GetResult();
+                        older = null;
+                    }
+
+                    inFlight = CompleteWriteAsync(consumer, written, parked, assigned, stoppingToken).GetAwaiter().GetResult();
                     if (work.RemoveAll(r => WaitsBehindParked(r, parked)) > 0)
                     {
                         prepared = Prepare(work);
@@ -259,12 +297,15 @@ public sealed class ErpPostingSink
                     writing = new Writing(toWrite, attempts, Task.Run(() => PostPreparedAsync(toWrite, stoppingToken), CancellationToken.None));
                 }
 
-                if (inFlight is not null)
+                if (older is not null)
                 {
-                    // Batch k-1's acknowledgements are awaited while batch k is being written.
-                    await FinishAsync(consumer, inFlight, parked, assigned, stoppingToken).ConfigureAwait(false);
-                    inFlight = null;
+                    // Batch k-1's acknowledgements (they had the time batch k took to read and write) and offsets, while batch k+1 is written.
+                    FinishAsync(consumer, older, parked, assigned, stoppingToken).GetAwaiter().GetResult();
+                    older = null;
                 }
+
+                older = inFlight;
+                inFlight = null;
 
                 Volatile.Write(ref _pausedCount, parked.Count);
             }
@@ -275,7 +316,7 @@ public sealed class ErpPostingSink
         }
         finally
         {
-            await CommitOnStopAsync(consumer, inFlight, writing, parked, assigned).ConfigureAwait(false);
+            CommitOnStopAsync(consumer, [older, inFlight], writing, parked, assigned).GetAwaiter().GetResult();
 
             try
             {
@@ -305,7 +346,10 @@ public sealed class ErpPostingSink
     }
 
     /// <summary>A batch whose ledger transaction committed and whose results are being delivered; its offsets move once all are acknowledged.</summary>
-    private sealed record InFlight(List<ConsumeResult<string, byte[]>> Work, Dictionary<TopicPartition, int> Attempts, Task Delivered);
+    private sealed record InFlight(List<ConsumeResult<string, byte[]>> Work, Dictionary<TopicPartition, int> Attempts, Task Delivered)
+    {
+        public HashSet<TopicPartition> Partitions { get; } = Work.Select(r => r.TopicPartition).ToHashSet();
+    }
 
     /// <summary>A prepared batch whose ledger write is running; <see cref="Ledger"/> ends with the task of its deliveries.</summary>
     private sealed record Writing(PreparedBatch Batch, Dictionary<TopicPartition, int> Attempts, Task<Task> Ledger)
@@ -357,14 +401,19 @@ public sealed class ErpPostingSink
     /// On stop: commits the batches still in flight, in order, if their ledger writes and deliveries finish within a short grace period;
     /// whatever is not committed is read again on the next start (and found already posted).
     /// </summary>
-    private async Task CommitOnStopAsync(IConsumer<string, byte[]> consumer, InFlight? inFlight, Writing? writing, Dictionary<TopicPartition, Parked> parked,
+    private async Task CommitOnStopAsync(IConsumer<string, byte[]> consumer, InFlight?[] inFlights, Writing? writing, Dictionary<TopicPartition, Parked> parked,
         HashSet<TopicPartition> assigned)
     {
         var grace = TimeSpan.FromSeconds(10);
         try
         {
-            if (inFlight is not null)
+            foreach (var inFlight in inFlights)
             {
+                if (inFlight is null)
+                {
+                    continue;
+                }
+
                 await inFlight.Delivered.WaitAsync(grace).ConfigureAwait(false);
                 inFlight.Work.RemoveAll(r => WaitsBehindParked(r, parked));
                 Commit(consumer, inFlight.Work, assigned, inFlight.Attempts.Keys);
@@ -552,8 +601,7 @@ public sealed class ErpPostingSink
 
             try
             {
-                var fact = FinanceFactMapper.ToFact(fe);
-                fact = fact with { Source = fact.Source with { Topic = record.Topic, Partition = record.Partition.Value, Offset = record.Offset.Value } };
+                var fact = FinanceFactMapper.ToFact(fe, record.Topic, record.Partition.Value, record.Offset.Value);
                 batch.Facts.Add(fact.Kind == FinanceEventKind.InvoiceVoided && JournalBuilder.IssuedKeyOf(fact.PostingKey) is { } issuedKey
                     ? new PreparedFact(record, fe, fact, null, issuedKey)
                     : new PreparedFact(record, fe, fact, _builder.Build(fact), null));
@@ -589,27 +637,26 @@ public sealed class ErpPostingSink
     private async Task<Task> PostPreparedAsync(PreparedBatch batch, CancellationToken ct)
     {
         var outgoing = new List<Outgoing>(batch.Rejects);
-        var journals = new List<(Journal Journal, FinanceEvent Event)>(batch.Facts.Count);
+        // Each journal travels with its event and the record it came from (for results, quarantine and tracing headers).
+        var journals = new List<(Journal Journal, FinanceEvent Event, ConsumeResult<string, byte[]> Record)>(batch.Facts.Count);
         foreach (var f in batch.Facts)
         {
             if (f.Journal is { } built)
             {
-                journals.Add((built, f.Event));
+                journals.Add((built, f.Event, f.Record));
                 continue;
             }
 
             try
             {
-                journals.Add((await VoidAsync(f.Fact, f.IssuedKey!, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == f.IssuedKey), ct).ConfigureAwait(false), f.Event));
+                journals.Add((await VoidAsync(f.Fact, f.IssuedKey!, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == f.IssuedKey), ct).ConfigureAwait(false),
+                    f.Event, f.Record));
             }
             catch (Exception ex) when (Rejection(f.Record, f.Event, ex) is { } rejection)
             {
                 outgoing.Add(rejection);
             }
         }
-
-        var byCoordinates = batch.Records.GroupBy(r => (r.Topic, r.Partition.Value, r.Offset.Value)).ToDictionary(g => g.Key, g => g.First());
-        ConsumeResult<string, byte[]> SourceRecord(Journal journal) => byCoordinates[(journal.Source.Topic!, journal.Source.Partition!.Value, journal.Source.Offset!.Value)];
 
         void AddQuarantine(ConsumeResult<string, byte[]> record, FinanceEvent fe, string reason, string detail, decimal imbalance,
             IEnumerable<KeyValuePair<string, string>>? context = null) => outgoing.Add(Quarantine(record, fe, reason, detail, imbalance, context));
@@ -631,9 +678,9 @@ public sealed class ErpPostingSink
                     throw new InvalidOperationException($"Ledger {_ledger.Location} rejected posting key {ex.PostingKey}, which is not in the batch.", ex);
                 }
 
-                var (rejected, rejectedEvent) = journals[index];
+                var (_, rejectedEvent, rejectedRecord) = journals[index];
                 journals.RemoveAt(index);
-                AddQuarantine(SourceRecord(rejected), rejectedEvent, ex.ReasonCode, ex.Message, 0m);
+                AddQuarantine(rejectedRecord, rejectedEvent, ex.ReasonCode, ex.Message, 0m);
             }
             catch (LedgerPartiallyRejectedException ex)
             {
@@ -645,10 +692,10 @@ public sealed class ErpPostingSink
                     throw new InvalidOperationException($"Ledger {_ledger.Location} rejected posting key {stranger}, which is not in the batch.", ex);
                 }
 
-                foreach (var (journal, fe) in journals.Where(j => rejections.ContainsKey(j.Journal.PostingKey)))
+                foreach (var (journal, fe, record) in journals.Where(j => rejections.ContainsKey(j.Journal.PostingKey)))
                 {
                     var rejection = rejections[journal.PostingKey];
-                    AddQuarantine(SourceRecord(journal), fe, rejection.ReasonCode, $"{journal.PostingKey}: {rejection.Detail}", 0m,
+                    AddQuarantine(record, fe, rejection.ReasonCode, $"{journal.PostingKey}: {rejection.Detail}", 0m,
                         rejection.Context.Append(new("ledger", _ledger.Location)));
                 }
 
@@ -662,9 +709,33 @@ public sealed class ErpPostingSink
         {
             throw new InvalidOperationException($"Ledger {_ledger.Location} returned {outcomes.Count} outcomes for {journals.Count} journals.");
         }
+
+        // The ledger transaction is committed: the next batch's ledger write may start now. The results are built and published on
+        // another thread meanwhile, in batch order (a batch's Produce calls come after the previous batch's).
+        var before = _publishing;
+        var publishing = Task.Run(async () =>
+        {
+            await before.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            return Publish(journals, outcomes, outgoing);
+        }, CancellationToken.None);
+        _publishing = publishing;
+        return publishing.Unwrap();
+    }
+
+    /// <summary>The Produce calls of the last batch handed to <see cref="Publish"/> (not their deliveries): publishing keeps batch order.</summary>
+    private Task _publishing = Task.CompletedTask;
+
+    /// <summary>
+    /// Counts a committed batch's outcomes, quarantines its conflicts and publishes its results with the batch's other outgoing records;
+    /// returns the task of their deliveries.
+    /// </summary>
+    private Task Publish(List<(Journal Journal, FinanceEvent Event, ConsumeResult<string, byte[]> Record)> journals, IReadOnlyList<PostingOutcome> outcomes,
+        List<Outgoing> outgoing)
+    {
+        long posted = 0, duplicates = 0;
         for (var i = 0; i < outcomes.Count; i++)
         {
-            var (journal, fe) = journals[i];
+            var (journal, fe, source) = journals[i];
             var outcome = outcomes[i];
             if (outcome.PostingKey != journal.PostingKey)
             {
@@ -674,17 +745,14 @@ public sealed class ErpPostingSink
             switch (outcome.Status)
             {
                 case PostingStatus.Posted:
-                    Posted.Inc();
-                    Interlocked.Increment(ref _posted);
+                    posted++;
                     break;
                 case PostingStatus.Duplicate:
-                    Duplicates.Inc();
-                    Interlocked.Increment(ref _duplicates);
+                    duplicates++;
                     break;
                 case PostingStatus.Conflict:
-                    var record = SourceRecord(journal);
-                    AddQuarantine(record, fe, "POSTING_KEY_CONFLICT",
-                        $"{journal.PostingKey} was already posted as {outcome.ErpDocumentId} with different content (hash {outcome.ContentHash})", 0m);
+                    outgoing.Add(Quarantine(source, fe, "POSTING_KEY_CONFLICT",
+                        $"{journal.PostingKey} was already posted as {outcome.ErpDocumentId} with different content (hash {outcome.ContentHash})", 0m));
                     continue;
             }
 
@@ -708,13 +776,18 @@ public sealed class ErpPostingSink
             {
                 Key = journal.PostingKey,
                 Value = _results.SerializeValue(result, Topics.ErpPostings),
-                Headers = TracingHeaders.Create(journal.CorrelationId, TracingHeaders.Get(SourceRecord(journal).Message.Headers, TracingHeaders.TraceParent)),
+                Headers = TracingHeaders.Create(journal.CorrelationId, TracingHeaders.Get(source.Message.Headers, TracingHeaders.TraceParent)),
             }));
         }
 
+        Posted.Inc(posted);
+        Interlocked.Add(ref _posted, posted);
+        Duplicates.Inc(duplicates);
+        Interlocked.Add(ref _duplicates, duplicates);
+
         // Not awaited here: the caller commits the offsets only after every delivery is acknowledged, and meanwhile prepares the next
-        // batch. No cancellation token, so a stop does not turn delivered results into cancelled ones (the wait for them is bounded).
-        var deliveries = new List<Task>(outgoing.Count);
+        // batch. Nothing cancels the deliveries, so a stop does not turn delivered results into cancelled ones (the wait for them is bounded).
+        var deliveries = new Deliveries(outgoing.Count);
         foreach (var o in outgoing)
         {
             if (o.QuarantineReason is { } reason)
@@ -728,10 +801,76 @@ public sealed class ErpPostingSink
                 Interlocked.Increment(ref _deadLettered);
             }
 
-            deliveries.Add(_producer.ProduceAsync(o.Topic, o.Message, CancellationToken.None));
+            try
+            {
+                _producer.Produce(o.Topic, o.Message, deliveries.Report);
+            }
+            catch (Exception ex)
+            {
+                // Refused before it was queued (e.g. the local queue is full): as if its delivery had failed.
+                deliveries.Failed(ex);
+            }
         }
 
-        return Task.WhenAll(deliveries);
+        return deliveries.Task;
+    }
+
+    /// <summary>
+    /// The deliveries of one batch's outgoing records: one task for all of them, without a task per record. It completes when every
+    /// record is acknowledged, or faults with the first failure (a <see cref="ProduceException{TKey,TValue}"/>, as
+    /// <c>ProduceAsync</c> would throw) once every record has been answered.
+    /// </summary>
+    private sealed class Deliveries
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _pending;
+        private Exception? _error;
+
+        public Deliveries(int count)
+        {
+            _pending = count;
+            if (count == 0)
+            {
+                _done.SetResult();
+            }
+        }
+
+        public Task Task => _done.Task;
+
+        /// <summary>The producer's delivery handler (called on its polling thread).</summary>
+        public void Report(DeliveryReport<string, byte[]> report)
+        {
+            if (report.Error.IsError)
+            {
+                Failed(new ProduceException<string, byte[]>(report.Error, report));
+                return;
+            }
+
+            Answered();
+        }
+
+        public void Failed(Exception error)
+        {
+            Interlocked.CompareExchange(ref _error, error, null);
+            Answered();
+        }
+
+        private void Answered()
+        {
+            if (Interlocked.Decrement(ref _pending) != 0)
+            {
+                return;
+            }
+
+            if (Volatile.Read(ref _error) is { } error)
+            {
+                _done.SetException(error);
+            }
+            else
+            {
+                _done.SetResult();
+            }
+        }
     }
 
     /// <summary>
