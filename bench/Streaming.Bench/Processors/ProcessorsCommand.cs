@@ -24,7 +24,10 @@ namespace Streaming.Bench.Processors;
 public sealed record ProcessorsOptions
 {
     /// <summary>Invoices to map.</summary>
-    public int Records { get; init; } = 50_000;
+    public int Records { get; init; } = 200_000;
+
+    /// <summary>Partitions of the invoice (and credit-note) topic (null: the manifest's, or more if the mock's retention needs them).</summary>
+    public int? InputPartitions { get; init; }
 
     /// <summary>Distinct customers (account links).</summary>
     public int Customers { get; init; } = 1_000;
@@ -55,7 +58,7 @@ public sealed record ProcessorsOptions
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        processors [--records N] [--customers C] [--eos] [--max-poll-records N] [--config key=value]... [--no-warmup] [--topology-only] [--verbose]
+        processors [--records N] [--customers C] [--input-partitions P] [--eos] [--max-poll-records N] [--config key=value]... [--no-warmup] [--topology-only] [--verbose]
 
           Finance mapping with its GlobalKTable lookups: the Streamiz topology (1 stream thread, RocksDB state)
           and a hand-written Confluent.Kafka consume → transform → produce loop doing the same lookups and the same
@@ -81,6 +84,7 @@ public sealed record ProcessorsOptions
             {
                 "--records" => o with { Records = Int() },
                 "--customers" => o with { Customers = Int() },
+                "--input-partitions" => o with { InputPartitions = Int() },
                 "--eos" => o with { Guarantee = ProcessingGuarantee.EXACTLY_ONCE },
                 "--verbose" => o with { Verbose = true },
                 "--max-poll-records" => o with { MaxPollRecords = Int() },
@@ -128,7 +132,12 @@ public static class ProcessorsCommand
             await registry.RegisterSchemaAsync(Topics.ValueSubject(topic), new Schema(schema.ToString(), SchemaType.Avro));
         }
 
-        var manifest = TopicManifest.LoadEmbedded();
+        // Inputs get partitions enough for the mock's retention (5 MiB per partition): the run is long enough for its
+        // whole-run rate to approach the steady state. Credit notes meet invoices in the same tasks (co-partitioned).
+        var product = TopicManifest.LoadEmbedded();
+        var inputPartitions = options.InputPartitions
+            ?? Math.Max(product.Topics.Single(t => t.Name == Topics.BillingInvoices).Partitions, PartitionsToHold(options.Records, InvoiceBytes(registry, options.Customers)));
+        var manifest = TopicManifest.Create(product.Topics.Select(t => t.Name is Topics.BillingInvoices or Topics.BillingCreditNotes ? t with { Partitions = inputPartitions } : t));
         // Outputs are sized for the mock's retention (5 MiB per partition): finance events are ~3x an invoice, so
         // finance.events.v1 and the loops' topics get more partitions than the manifest's 6 (the count does not
         // change the topology's tasks, which follow its input topics). Nothing may be dropped: checked at the end.
@@ -218,6 +227,16 @@ public static class ProcessorsCommand
         var byBytes = records * (bytesPerRecord + 100.0) * margin / (0.8 * BenchBroker.EmbeddedPartitionMaxBytes);
         var byBatches = records * margin / (BenchBroker.EmbeddedPartitionMaxBatches * 0.8);
         return (int)Math.Ceiling(Math.Max(byBytes, byBatches));
+    }
+
+    // Average encoded size of an invoice with its headers (one in ten has a subscription line).
+    private static int InvoiceBytes(ISchemaRegistryClient registry, int customers)
+    {
+        var serdes = new StreamizAvroSerDes<Invoice>(registry);
+        var context = new SerializationContext(MessageComponentType.Value, Topics.BillingInvoices);
+        return (int)Enumerable.Range(0, 10)
+            .Select(i => serdes.Serialize(Invoice(i, customers), context).Length + TracingHeaders.Create($"q2c-{i}").Sum(h => h.Key.Length + h.GetValueBytes().Length))
+            .Average();
     }
 
     // Average encoded size of the finance event of an invoice (one in ten has a subscription line).
