@@ -30,7 +30,7 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
     // Pre-resolving writer (the schema is walked once, not for every record); same bytes as Confluent's SpecificWriter.
     private readonly SpecificDatumWriter<T> _writer = new(ReaderSchema);
     private readonly ConcurrentDictionary<string, byte[]> _prefixBySubject = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<int, PreresolvedSpecificReader<T>> _readerById = new();
+    private readonly ConcurrentDictionary<int, Func<byte[], T>> _readerById = new();
     private Decoded? _last;
 
     /// <summary>
@@ -79,9 +79,7 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
         }
 
         var id = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(1, 4));
-        var reader = _readerById.GetOrAdd(id, ReaderFor);
-        using var stream = new MemoryStream(data, 5, data.Length - 5, writable: false);
-        var value = reader.Read(null!, new BinaryDecoder(stream));
+        var value = _readerById.GetOrAdd(id, ReaderFor)(data);
         if (DecodeOncePerRecord)
         {
             Volatile.Write(ref _last, new Decoded(data, value));
@@ -114,7 +112,9 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
         return prefix;
     }
 
-    private PreresolvedSpecificReader<T> ReaderFor(int id)
+    // Records written with the contract's own schema (the usual case) are decoded by the compiled reader; any other
+    // writer schema (an older or newer version) is resolved against the reader schema by Avro.
+    private Func<byte[], T> ReaderFor(int id)
     {
         var writer = _registry.GetSchemaAsync(id).GetAwaiter().GetResult();
         if (writer.SchemaType != SchemaType.Avro)
@@ -122,8 +122,24 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
             throw new InvalidDataException($"{typeof(T).Name}: schema id {id} is {writer.SchemaType}, not Avro");
         }
 
-        return new PreresolvedSpecificReader<T>(Avro.Schema.Parse(writer.SchemaString), ReaderSchema);
+        var writerSchema = Avro.Schema.Parse(writer.SchemaString);
+        if (writerSchema.ToString() == ReaderSchemaJson && Compiled is { } compiled)
+        {
+            return data => compiled.Read(data, 5);
+        }
+
+        var resolving = new PreresolvedSpecificReader<T>(writerSchema, ReaderSchema);
+        return data =>
+        {
+            using var stream = new MemoryStream(data, 5, data.Length - 5, writable: false);
+            return resolving.Read(null!, new BinaryDecoder(stream));
+        };
     }
+
+    private static readonly CompiledAvroReader<T>? Compiled = CompiledAvroReader<T>.TryCreate(ReaderSchema);
+
+    /// <summary>True when records written with <typeparamref name="T"/>'s own schema are decoded by a <see cref="CompiledAvroReader{T}"/> (else by Avro's reader).</summary>
+    public static bool HasCompiledReader => Compiled is not null;
 }
 
 /// <summary>

@@ -412,6 +412,7 @@ public static class ProcessorsCommand
             MaxPollRecords = options.MaxPollRecords ?? product.MaxPollRecords,
             CommitIntervalMs = options.CommitIntervalMs ?? product.CommitIntervalMs,
             FetchQueueBackoffMs = product.FetchQueueBackoffMs,
+            ProducerLingerMs = product.ProducerLingerMs,
         });
         if (options.PollMs is { } pollMs)
         {
