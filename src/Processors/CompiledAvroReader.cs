@@ -173,7 +173,7 @@ internal static class CompiledAvro
     }
 
     // A builder method, with its NotSupportedException (any unsupported part of the schema) not wrapped by reflection.
-    private static Delegate Call(MethodInfo method, object[] arguments)
+    internal static Delegate Call(MethodInfo method, object[] arguments)
     {
         try
         {

@@ -53,6 +53,11 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
         }
 
         var prefix = _prefixBySubject.GetOrAdd(Subject(context), LookUpPrefix);
+        if (CompiledWriter is { } compiled)
+        {
+            return compiled.Write(data, prefix);
+        }
+
         using var stream = new MemoryStream(256);
         stream.Write(prefix);
         _writer.Write(data, new BinaryEncoder(stream));
@@ -137,6 +142,10 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
     }
 
     private static readonly CompiledAvroReader<T>? Compiled = CompiledAvroReader<T>.TryCreate(ReaderSchema);
+    private static readonly CompiledAvroWriter<T>? CompiledWriter = CompiledAvroWriter<T>.TryCreate(ReaderSchema);
+
+    /// <summary>True when values are encoded by a <see cref="CompiledAvroWriter{T}"/> (else by Avro's writer).</summary>
+    public static bool HasCompiledWriter => CompiledWriter is not null;
 
     /// <summary>True when records written with <typeparamref name="T"/>'s own schema are decoded by a <see cref="CompiledAvroReader{T}"/> (else by Avro's reader).</summary>
     public static bool HasCompiledReader => Compiled is not null;

@@ -98,9 +98,90 @@ public sealed class CompiledAvroReaderTests(RegistryFixture registry) : IClassFi
         }, iter: 300);
     }
 
+    private static readonly Gen<Streaming.Contracts.Finance.FinanceEventLine> EventLines =
+        from id in Gen.String[1, 8]
+        from kind in Gen.Int[0, System.Enum.GetValues<Streaming.Contracts.Finance.FinanceLineKind>().Length - 1]
+        from amount in Decimal(18, 4)
+        from product in Text
+        from jurisdiction in Text
+        from start in MaybeInstant
+        from end in MaybeInstant
+        select new Streaming.Contracts.Finance.FinanceEventLine
+        {
+            lineId = id, kind = (Streaming.Contracts.Finance.FinanceLineKind)kind, amount = amount, productId = product, taxJurisdiction = jurisdiction,
+            servicePeriodStart = start, servicePeriodEnd = end,
+        };
+
+    private static readonly Gen<Streaming.Contracts.Finance.FinanceEvent> Events =
+        from id in Gen.String[1, 10]
+        from type in Gen.Int[0, System.Enum.GetValues<Streaming.Contracts.Finance.FinanceEventType>().Length - 1]
+        from amounts in Decimal(18, 4).Array[2]
+        from effective in Instant
+        from document in Text
+        from lines in EventLines.List[0, 70]
+        from topic in Text
+        from partition in Gen.OneOf(Gen.Const((int?)null), Gen.Int.Select(i => (int?)i))
+        from offset in Gen.OneOf(Gen.Const((long?)null), Gen.Long.Select(l => (long?)l))
+        select new Streaming.Contracts.Finance.FinanceEvent
+        {
+            eventId = id, eventType = (Streaming.Contracts.Finance.FinanceEventType)type, postingKey = "pk:" + id, correlationId = "c:" + id, legalEntityId = "US01",
+            customerId = "C-" + id, currency = "EUR", totalAmount = amounts[0], taxAmount = amounts[1], effectiveDate = effective, documentNumber = document,
+            lines = lines, source = new Streaming.Contracts.Finance.SourceRef { system = "stripe", objectType = "invoice", objectId = id, eventId = "evt", topic = topic, partition = partition, offset = offset },
+            createdAt = effective,
+        };
+
+    [Fact]
+    public void Every_generated_finance_event_is_written_byte_for_byte_as_Confluents_serializer_writes_it()
+    {
+        var context = new SerializationContext(MessageComponentType.Value, Topics.FinanceEvents);
+        var confluent = new AvroSerdes<Streaming.Contracts.Finance.FinanceEvent>(registry.Client);
+        var ours = new StreamizAvroSerDes<Streaming.Contracts.Finance.FinanceEvent>(registry.Client);
+        Assert.True(StreamizAvroSerDes<Streaming.Contracts.Finance.FinanceEvent>.HasCompiledWriter);
+
+        Events.Sample(e =>
+        {
+            var bytes = ours.Serialize(e, context);
+            Assert.Equal(confluent.Serialize(e, context), bytes);
+            Assert.Equal(Describe(confluent.DeserializeValue(bytes, Topics.FinanceEvents)), Describe(ours.Deserialize(bytes, context)));
+        }, iter: 300);
+    }
+
+    [Fact]
+    public void A_decimal_of_another_scale_and_a_missing_required_value_are_handled_as_Avro_handles_them()
+    {
+        var context = new SerializationContext(MessageComponentType.Value, Topics.BillingInvoices);
+        var confluent = new AvroSerdes<Invoice>(registry.Client);
+        var ours = new StreamizAvroSerDes<Invoice>(registry.Client);
+        var otherScale = Sample();
+        otherScale.subtotal = new AvroDecimal(new System.Numerics.BigInteger(12345), 2);
+
+        var expected = Record(() => confluent.Serialize(otherScale, context));
+        var actual = Record(() => ours.Serialize(otherScale, context));
+        Assert.Equal(expected.Error is null, actual.Error is null);
+        Assert.Equal(expected.Bytes, actual.Bytes);
+
+        var missing = Sample();
+        missing.customerId = null!;
+        Assert.NotNull(Record(() => confluent.Serialize(missing, context)).Error);
+        Assert.IsType<AvroException>(Record(() => ours.Serialize(missing, context)).Error);
+
+        static (byte[]? Bytes, Exception? Error) Record(Func<byte[]> write)
+        {
+            try
+            {
+                return (write(), null);
+            }
+            catch (Exception ex) when (ex is not Xunit.Sdk.XunitException)
+            {
+                return (null, ex);
+            }
+        }
+    }
+
     [Fact]
     public void The_contracts_the_finance_mapping_reads_all_have_a_compiled_reader()
     {
+        Assert.True(StreamizAvroSerDes<Invoice>.HasCompiledWriter);
         Assert.True(StreamizAvroSerDes<Invoice>.HasCompiledReader);
         Assert.True(StreamizAvroSerDes<CreditNote>.HasCompiledReader);
         Assert.True(StreamizAvroSerDes<Payment>.HasCompiledReader);
