@@ -11,13 +11,14 @@ public sealed class StreamizThroughputTests
     public void Settings_reach_the_producer_and_the_main_consumer_only()
     {
         var config = new StreamConfig { ApplicationId = "app", BootstrapServers = "localhost:9092", Guarantee = ProcessingGuarantee.AT_LEAST_ONCE };
-        StreamizThroughput.Apply(config, new ProcessorsOptions { ProducerLingerMs = 40, FetchQueueBackoffMs = 70, MaxPollRecords = 300, CommitIntervalMs = 2000 });
+        StreamizThroughput.Apply(config, new ProcessorsOptions { ProducerLingerMs = 40, FetchQueueBackoffMs = 70, MaxPollRecords = 300, CommitIntervalMs = 2000, PollMs = 25 });
 
         Assert.Equal(40, config.ToProducerConfig().LingerMs);
         Assert.Equal(70, config.ToConsumerConfig().FetchQueueBackoffMs);
         Assert.NotEqual(70, config.ToGlobalConsumerConfig("global").FetchQueueBackoffMs);
         Assert.Equal(300, config.MaxPollRecords);
         Assert.Equal(2000, config.CommitIntervalMs);
+        Assert.Equal(25, config.PollMs);
     }
 
     [Fact]

@@ -41,7 +41,7 @@ public sealed record ProcessorsOptions
     /// <summary>Print the topology's output progress every 100 ms.</summary>
     public bool Verbose { get; init; }
 
-    /// <summary>Streamiz <c>poll.ms</c> (null: the default).</summary>
+    /// <summary>Streamiz <c>poll.ms</c> (null: the product's default, <c>Processors:PollMs</c>).</summary>
     public int? PollMs { get; init; }
 
     /// <summary>Streamiz <c>commit.interval.ms</c> at least once (null: the product's default, <c>Processors:CommitIntervalMs</c>; exactly once always 100 ms).</summary>
@@ -420,11 +420,8 @@ public static class ProcessorsCommand
             CommitIntervalMs = options.CommitIntervalMs ?? product.CommitIntervalMs,
             FetchQueueBackoffMs = product.FetchQueueBackoffMs,
             ProducerLingerMs = product.ProducerLingerMs,
+            PollMs = options.PollMs ?? product.PollMs,
         });
-        if (options.PollMs is { } pollMs)
-        {
-            config.PollMs = pollMs;
-        }
 
         foreach (var (key, value) in options.Config)
         {

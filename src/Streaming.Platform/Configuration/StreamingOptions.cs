@@ -148,4 +148,12 @@ public sealed class ProcessorsOptions
     /// </summary>
     [Range(0, 1_000, ErrorMessage = "Processors:ProducerLingerMs must be between 0 and 1000.")]
     public int ProducerLingerMs { get; set; } = 50;
+
+    /// <summary>
+    /// Streamiz <c>poll.ms</c>: how long a stream thread waits in one poll for records that have not arrived yet.
+    /// Streamiz's default (100) left the thread waiting after its partitions were assigned and restored while the
+    /// first fetches were on their way; records already fetched are taken at once whatever this is.
+    /// </summary>
+    [Range(1, 1_000, ErrorMessage = "Processors:PollMs must be between 1 and 1000.")]
+    public int PollMs { get; set; } = 10;
 }
