@@ -30,11 +30,16 @@ public sealed class CompiledAvroWriter<T>
     /// <exception cref="AvroException">A non-nullable field is null, or an enum value has no symbol.</exception>
     public byte[] Write(T value, ReadOnlySpan<byte> prefix)
     {
-        var output = new AvroOutput(256);
+        // One growing buffer per thread, reused: only the result is allocated per record.
+        var output = t_output ??= new AvroOutput(1024);
+        output.Clear();
         output.WriteRaw(prefix);
         _write(output, value);
         return output.ToArray();
     }
+
+    [ThreadStatic]
+    private static AvroOutput? t_output;
 }
 
 /// <summary>Avro binary output into a growing buffer.</summary>
@@ -112,6 +117,9 @@ public sealed class AvroOutput(int capacity)
         bytes.CopyTo(_buffer.AsSpan(_length));
         _length += bytes.Length;
     }
+
+    /// <summary>Starts again at the beginning of the buffer.</summary>
+    public void Clear() => _length = 0;
 
     /// <summary>What was written.</summary>
     public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
