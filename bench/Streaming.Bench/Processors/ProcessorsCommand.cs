@@ -390,7 +390,8 @@ public static class ProcessorsCommand
         var config = StreamConfigFor(appId, broker.BootstrapServers, stateDir.FullName, options, options.Guarantee);
         new StreamizDeadLetters(dlqProducer, registry, appId, NullLogger.Instance).Install(config);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var stream = new KafkaStream(topology, config);
+        // The client supplier `streaming up` uses.
+        using var stream = new KafkaStream(topology, config, new StreamizClientSupplier(config));
         stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
         var before = EndOffsets(broker.BootstrapServers, Topics.FinanceEvents, outputPartitions);
         GC.Collect();
@@ -521,7 +522,7 @@ public static class ProcessorsCommand
         var stateDir = Directory.CreateTempSubdirectory("bench-passthrough-");
         var config = StreamConfigFor($"bench-passthrough-{round}", broker.BootstrapServers, stateDir.FullName, options, ProcessingGuarantee.AT_LEAST_ONCE);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var stream = new KafkaStream(builder.Build(), config);
+        using var stream = new KafkaStream(builder.Build(), config, new StreamizClientSupplier(config));
         stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
         var before = EndOffsets(broker.BootstrapServers, output, outputPartitions);
         await stream.StartAsync(ct);
