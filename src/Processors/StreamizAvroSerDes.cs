@@ -13,7 +13,9 @@ namespace Streaming.Processors;
 /// binary) through the schema registry. Byte for byte what Confluent's <c>AvroSerializer</c> (auto-registration off,
 /// the class's own schema looked up under the subject) writes and what its <c>AvroDeserializer</c> reads, without its
 /// per-record async plumbing: the schema id is looked up in the registry once per subject (an unregistered schema fails
-/// at the first record, naming the subject), and one pre-resolved Avro reader is kept per writer schema id.
+/// at the first record, naming the subject), and one reader is kept per writer schema id: the compiled reader of
+/// <see cref="CompiledAvroReader{T}"/> for the contract's own schema, Avro's pre-resolving reader for any other.
+/// Values are written by a <see cref="CompiledAvroWriter{T}"/> when the schema allows one, else by Avro's writer.
 /// </summary>
 /// <param name="registry">Registry client.</param>
 /// <param name="subjectTopic">
@@ -27,7 +29,8 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
     private static readonly Avro.Schema ReaderSchema = Activator.CreateInstance<T>().Schema;
     private static readonly string ReaderSchemaJson = ReaderSchema.ToString();
     private readonly ISchemaRegistryClient _registry = registry ?? throw new ArgumentNullException(nameof(registry));
-    // Pre-resolving writer (the schema is walked once, not for every record); same bytes as Confluent's SpecificWriter.
+    // Pre-resolving writer for schemas the compiled writer does not support (maps, fixed, other unions); same bytes as
+    // Confluent's SpecificWriter.
     private readonly SpecificDatumWriter<T> _writer = new(ReaderSchema);
     private readonly ConcurrentDictionary<string, byte[]> _prefixBySubject = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, Func<byte[], T>> _readerById = new();
