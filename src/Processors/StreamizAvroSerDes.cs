@@ -13,7 +13,9 @@ namespace Streaming.Processors;
 /// binary) through the schema registry. Byte for byte what Confluent's <c>AvroSerializer</c> (auto-registration off,
 /// the class's own schema looked up under the subject) writes and what its <c>AvroDeserializer</c> reads, without its
 /// per-record async plumbing: the schema id is looked up in the registry once per subject (an unregistered schema fails
-/// at the first record, naming the subject), and one pre-resolved Avro reader is kept per writer schema id.
+/// at the first record, naming the subject), and one reader is kept per writer schema id: the compiled reader of
+/// <see cref="CompiledAvroReader{T}"/> for the contract's own schema, Avro's pre-resolving reader for any other.
+/// Values are written by a <see cref="CompiledAvroWriter{T}"/> when the schema allows one, else by Avro's writer.
 /// </summary>
 /// <param name="registry">Registry client.</param>
 /// <param name="subjectTopic">
@@ -27,10 +29,11 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
     private static readonly Avro.Schema ReaderSchema = Activator.CreateInstance<T>().Schema;
     private static readonly string ReaderSchemaJson = ReaderSchema.ToString();
     private readonly ISchemaRegistryClient _registry = registry ?? throw new ArgumentNullException(nameof(registry));
-    // Pre-resolving writer (the schema is walked once, not for every record); same bytes as Confluent's SpecificWriter.
+    // Pre-resolving writer for schemas the compiled writer does not support (maps, fixed, other unions); same bytes as
+    // Confluent's SpecificWriter.
     private readonly SpecificDatumWriter<T> _writer = new(ReaderSchema);
     private readonly ConcurrentDictionary<string, byte[]> _prefixBySubject = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<int, PreresolvedSpecificReader<T>> _readerById = new();
+    private readonly ConcurrentDictionary<int, Func<byte[], T>> _readerById = new();
     private Decoded? _last;
 
     /// <summary>
@@ -53,6 +56,11 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
         }
 
         var prefix = _prefixBySubject.GetOrAdd(Subject(context), LookUpPrefix);
+        if (CompiledWriter is { } compiled)
+        {
+            return compiled.Write(data, prefix);
+        }
+
         using var stream = new MemoryStream(256);
         stream.Write(prefix);
         _writer.Write(data, new BinaryEncoder(stream));
@@ -79,9 +87,7 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
         }
 
         var id = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(1, 4));
-        var reader = _readerById.GetOrAdd(id, ReaderFor);
-        using var stream = new MemoryStream(data, 5, data.Length - 5, writable: false);
-        var value = reader.Read(null!, new BinaryDecoder(stream));
+        var value = _readerById.GetOrAdd(id, ReaderFor)(data);
         if (DecodeOncePerRecord)
         {
             Volatile.Write(ref _last, new Decoded(data, value));
@@ -114,7 +120,9 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
         return prefix;
     }
 
-    private PreresolvedSpecificReader<T> ReaderFor(int id)
+    // Records written with the contract's own schema (the usual case) are decoded by the compiled reader; any other
+    // writer schema (an older or newer version) is resolved against the reader schema by Avro.
+    private Func<byte[], T> ReaderFor(int id)
     {
         var writer = _registry.GetSchemaAsync(id).GetAwaiter().GetResult();
         if (writer.SchemaType != SchemaType.Avro)
@@ -122,8 +130,28 @@ public sealed class StreamizAvroSerDes<T>(ISchemaRegistryClient registry, string
             throw new InvalidDataException($"{typeof(T).Name}: schema id {id} is {writer.SchemaType}, not Avro");
         }
 
-        return new PreresolvedSpecificReader<T>(Avro.Schema.Parse(writer.SchemaString), ReaderSchema);
+        var writerSchema = Avro.Schema.Parse(writer.SchemaString);
+        if (writerSchema.ToString() == ReaderSchemaJson && Compiled is { } compiled)
+        {
+            return data => compiled.Read(data, 5);
+        }
+
+        var resolving = new PreresolvedSpecificReader<T>(writerSchema, ReaderSchema);
+        return data =>
+        {
+            using var stream = new MemoryStream(data, 5, data.Length - 5, writable: false);
+            return resolving.Read(null!, new BinaryDecoder(stream));
+        };
     }
+
+    private static readonly CompiledAvroReader<T>? Compiled = CompiledAvroReader<T>.TryCreate(ReaderSchema);
+    private static readonly CompiledAvroWriter<T>? CompiledWriter = CompiledAvroWriter<T>.TryCreate(ReaderSchema);
+
+    /// <summary>True when values are encoded by a <see cref="CompiledAvroWriter{T}"/> (else by Avro's writer).</summary>
+    public static bool HasCompiledWriter => CompiledWriter is not null;
+
+    /// <summary>True when records written with <typeparamref name="T"/>'s own schema are decoded by a <see cref="CompiledAvroReader{T}"/> (else by Avro's reader).</summary>
+    public static bool HasCompiledReader => Compiled is not null;
 }
 
 /// <summary>

@@ -52,12 +52,14 @@ public sealed class UpCommandConfigurationTests
         var output = new StringWriter();
         var error = new StringWriter();
         var exit = await UpCommand.RunAsync(demo: true, ledgerPath: null, timeoutSeconds: 30, output, error, TestContext.Current.CancellationToken,
-            Config(new() { ["Processors:MaxPollRecords"] = "0", ["Processors:CommitIntervalMs"] = "5", ["Processors:FetchQueueBackoffMs"] = "-1" }));
+            Config(new() { ["Processors:MaxPollRecords"] = "0", ["Processors:CommitIntervalMs"] = "5", ["Processors:FetchQueueBackoffMs"] = "-1", ["Processors:ProducerLingerMs"] = "1001", ["Processors:PollMs"] = "0" }));
 
         Assert.Equal(UpCommand.ExitBadConfiguration, exit);
         Assert.Contains("Processors:MaxPollRecords must be between 1 and 100000", error.ToString(), StringComparison.Ordinal);
         Assert.Contains("Processors:CommitIntervalMs must be between 10 and 60000", error.ToString(), StringComparison.Ordinal);
         Assert.Contains("Processors:FetchQueueBackoffMs must be between 0 and 300000", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Processors:ProducerLingerMs must be between 0 and 1000", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Processors:PollMs must be between 1 and 1000", error.ToString(), StringComparison.Ordinal);
         Assert.Equal("", output.ToString()); // nothing was started
     }
 

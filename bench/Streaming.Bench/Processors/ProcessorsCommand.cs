@@ -24,7 +24,10 @@ namespace Streaming.Bench.Processors;
 public sealed record ProcessorsOptions
 {
     /// <summary>Invoices to map.</summary>
-    public int Records { get; init; } = 50_000;
+    public int Records { get; init; } = 200_000;
+
+    /// <summary>Partitions of the invoice (and credit-note) topic (null: the manifest's, or more if the mock's retention needs them).</summary>
+    public int? InputPartitions { get; init; }
 
     /// <summary>Distinct customers (account links).</summary>
     public int Customers { get; init; } = 1_000;
@@ -38,7 +41,7 @@ public sealed record ProcessorsOptions
     /// <summary>Print the topology's output progress every 100 ms.</summary>
     public bool Verbose { get; init; }
 
-    /// <summary>Streamiz <c>poll.ms</c> (null: the default).</summary>
+    /// <summary>Streamiz <c>poll.ms</c> (null: the product's default, <c>Processors:PollMs</c>).</summary>
     public int? PollMs { get; init; }
 
     /// <summary>Streamiz <c>commit.interval.ms</c> at least once (null: the product's default, <c>Processors:CommitIntervalMs</c>; exactly once always 100 ms).</summary>
@@ -55,7 +58,7 @@ public sealed record ProcessorsOptions
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        processors [--records N] [--customers C] [--eos] [--max-poll-records N] [--config key=value]... [--no-warmup] [--topology-only] [--verbose]
+        processors [--records N] [--customers C] [--input-partitions P] [--eos] [--max-poll-records N] [--config key=value]... [--no-warmup] [--topology-only] [--verbose]
 
           Finance mapping with its GlobalKTable lookups: the Streamiz topology (1 stream thread, RocksDB state)
           and a hand-written Confluent.Kafka consume → transform → produce loop doing the same lookups and the same
@@ -81,6 +84,7 @@ public sealed record ProcessorsOptions
             {
                 "--records" => o with { Records = Int() },
                 "--customers" => o with { Customers = Int() },
+                "--input-partitions" => o with { InputPartitions = Int() },
                 "--eos" => o with { Guarantee = ProcessingGuarantee.EXACTLY_ONCE },
                 "--verbose" => o with { Verbose = true },
                 "--max-poll-records" => o with { MaxPollRecords = Int() },
@@ -128,7 +132,12 @@ public static class ProcessorsCommand
             await registry.RegisterSchemaAsync(Topics.ValueSubject(topic), new Schema(schema.ToString(), SchemaType.Avro));
         }
 
-        var manifest = TopicManifest.LoadEmbedded();
+        // Inputs get partitions enough for the mock's retention (5 MiB per partition): the run is long enough for its
+        // whole-run rate to approach the steady state. Credit notes meet invoices in the same tasks (co-partitioned).
+        var product = TopicManifest.LoadEmbedded();
+        var inputPartitions = options.InputPartitions
+            ?? Math.Max(product.Topics.Single(t => t.Name == Topics.BillingInvoices).Partitions, PartitionsToHold(options.Records, InvoiceBytes(registry, options.Customers)));
+        var manifest = TopicManifest.Create(product.Topics.Select(t => t.Name is Topics.BillingInvoices or Topics.BillingCreditNotes ? t with { Partitions = inputPartitions } : t));
         // Outputs are sized for the mock's retention (5 MiB per partition): finance events are ~3x an invoice, so
         // finance.events.v1 and the loops' topics get more partitions than the manifest's 6 (the count does not
         // change the topology's tasks, which follow its input topics). Nothing may be dropped: checked at the end.
@@ -208,6 +217,8 @@ public static class ProcessorsCommand
 
     private const string PassThroughOutput = "bench.passthrough";
 
+    private const int InputLingerMs = 200;
+
     private static int Rounds(ProcessorsOptions options) => options.Warmup ? 2 : 1;
 
     // Partitions so that the fullest one stays under 80% of the mock's 5 MiB (keys hash unevenly: 1.6x margin) and
@@ -218,6 +229,16 @@ public static class ProcessorsCommand
         var byBytes = records * (bytesPerRecord + 100.0) * margin / (0.8 * BenchBroker.EmbeddedPartitionMaxBytes);
         var byBatches = records * margin / (BenchBroker.EmbeddedPartitionMaxBatches * 0.8);
         return (int)Math.Ceiling(Math.Max(byBytes, byBatches));
+    }
+
+    // Average encoded size of an invoice with its headers (one in ten has a subscription line).
+    private static int InvoiceBytes(ISchemaRegistryClient registry, int customers)
+    {
+        var serdes = new StreamizAvroSerDes<Invoice>(registry);
+        var context = new SerializationContext(MessageComponentType.Value, Topics.BillingInvoices);
+        return (int)Enumerable.Range(0, 10)
+            .Select(i => serdes.Serialize(Invoice(i, customers), context).Length + TracingHeaders.Create($"q2c-{i}").Sum(h => h.Key.Length + h.GetValueBytes().Length))
+            .Average();
     }
 
     // Average encoded size of the finance event of an invoice (one in ten has a subscription line).
@@ -305,7 +326,12 @@ public static class ProcessorsCommand
 
     private static async Task ProduceAsync(string bootstrap, ISchemaRegistryClient registry, ProcessorsOptions options, CancellationToken ct)
     {
-        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, LingerMs = 5, BatchSize = 1_000_000 }).Build();
+        // Large batches: the mock broker finds a fetch offset by walking a partition's batches from the first one, so an
+        // input written in small batches makes every fetch of every side cost more broker CPU than on a real broker.
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+        {
+            BootstrapServers = bootstrap, EnableIdempotence = true, LingerMs = InputLingerMs, BatchSize = 1_000_000, BatchNumMessages = 100_000,
+        }).Build();
         void Send<T>(string topic, string key, T value) where T : class, Avro.Specific.ISpecificRecord
             => producer.Produce(topic, new Message<string, byte[]> { Key = key, Value = new AvroSerdes<T>(registry).SerializeValue(value, topic), Headers = TracingHeaders.Create($"bench-{key}") });
         var links = new AvroSerdes<AccountLink>(registry);
@@ -364,7 +390,8 @@ public static class ProcessorsCommand
         var config = StreamConfigFor(appId, broker.BootstrapServers, stateDir.FullName, options, options.Guarantee);
         new StreamizDeadLetters(dlqProducer, registry, appId, NullLogger.Instance).Install(config);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var stream = new KafkaStream(topology, config);
+        // The client supplier `streaming up` uses.
+        using var stream = new KafkaStream(topology, config, new StreamizClientSupplier(config));
         stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
         var before = EndOffsets(broker.BootstrapServers, Topics.FinanceEvents, outputPartitions);
         GC.Collect();
@@ -393,11 +420,9 @@ public static class ProcessorsCommand
             MaxPollRecords = options.MaxPollRecords ?? product.MaxPollRecords,
             CommitIntervalMs = options.CommitIntervalMs ?? product.CommitIntervalMs,
             FetchQueueBackoffMs = product.FetchQueueBackoffMs,
+            ProducerLingerMs = product.ProducerLingerMs,
+            PollMs = options.PollMs ?? product.PollMs,
         });
-        if (options.PollMs is { } pollMs)
-        {
-            config.PollMs = pollMs;
-        }
 
         foreach (var (key, value) in options.Config)
         {
@@ -497,7 +522,7 @@ public static class ProcessorsCommand
         var stateDir = Directory.CreateTempSubdirectory("bench-passthrough-");
         var config = StreamConfigFor($"bench-passthrough-{round}", broker.BootstrapServers, stateDir.FullName, options, ProcessingGuarantee.AT_LEAST_ONCE);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var stream = new KafkaStream(builder.Build(), config);
+        using var stream = new KafkaStream(builder.Build(), config, new StreamizClientSupplier(config));
         stream.StateChanged += (_, s) => { if (s == KafkaStream.State.RUNNING) { running.TrySetResult(); } };
         var before = EndOffsets(broker.BootstrapServers, output, outputPartitions);
         await stream.StartAsync(ct);

@@ -50,6 +50,13 @@ internal sealed class ScheduleState
     public long? NextDueMs => Voided ? null : Periods.Where(p => !p.Released).Select(p => (long?)new DateTimeOffset(p.End, TimeSpan.Zero).ToUnixTimeMilliseconds()).Min();
 }
 
+/// <summary>
+/// Compile-time JSON metadata for the stored schedules (the same JSON as the reflection-based serializer with default
+/// options, written without reflection on the stream thread).
+/// </summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(ScheduleState))]
+internal sealed partial class ScheduleJson : System.Text.Json.Serialization.JsonSerializerContext;
+
 internal sealed class PeriodState
 {
     public DateTime Start { get; set; }
@@ -69,6 +76,10 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
 {
     private const string SchedulePrefix = "s|";
     private readonly SortedSet<(long DueMs, string Key)> _due = [];
+    private readonly List<(AccountRole Role, string? Jurisdiction)> _roles = new(8);
+    private readonly HashSet<string> _seenProducts = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _seenTaxes = new(StringComparer.Ordinal);
+    private readonly HashSet<(AccountRole, string?)> _checkedRoles = [];
     private StreamizAvroSerDes<Invoice>? _invoiceSerdes;
     private StreamizAvroSerDes<CreditNote>? _creditSerdes;
     private StreamizAvroSerDes<Payment>? _paymentSerdes;
@@ -149,29 +160,35 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
         }
 
         var e = entity.legalEntityId;
-        var missing = new List<MissingMasterData>();
-        // Loops rather than LINQ: this runs for every record. Order matters (the first missing item gives the reason
-        // code): products, tax rules per jurisdiction, then GL mappings per role, each in first-seen order.
-        var roles = new List<(AccountRole Role, string? Jurisdiction)>(8) { (AccountRole.AR, null) };
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Loops rather than LINQ, and collections reused from record to record: this runs for every record. Order
+        // matters (the first missing item gives the reason code): products, tax rules per jurisdiction, then GL
+        // mappings per role, each in first-seen order.
+        List<MissingMasterData>? missing = null;
+        var roles = _roles;
+        roles.Clear();
+        roles.Add((AccountRole.AR, null));
+        var seenProducts = _seenProducts;
+        seenProducts.Clear();
+        var seenTaxes = _seenTaxes;
+        seenTaxes.Clear();
         void Product(string? id)
         {
-            if (id is not null && seen.Add(id) && MasterData.Product(id) is null)
+            if (id is not null && seenProducts.Add(id) && MasterData.Product(id) is null)
             {
-                missing.Add(MissingMasterData.Product(id));
+                (missing ??= []).Add(MissingMasterData.Product(id));
             }
         }
 
         void Tax(string jurisdiction, DateTime on)
         {
-            if (!seen.Add("\0tax:" + jurisdiction))
+            if (!seenTaxes.Add(jurisdiction))
             {
                 return;
             }
 
             if (MasterData.TaxRule(e, jurisdiction, on) is null)
             {
-                missing.Add(MissingMasterData.TaxRule(e, jurisdiction));
+                (missing ??= []).Add(MissingMasterData.TaxRule(e, jurisdiction));
             }
 
             roles.Add((AccountRole.TAX_PAYABLE, jurisdiction));
@@ -235,16 +252,17 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
             }
         }
 
-        var checkedRoles = new HashSet<(AccountRole, string?)>();
+        var checkedRoles = _checkedRoles;
+        checkedRoles.Clear();
         foreach (var (role, jurisdiction) in roles)
         {
             if (checkedRoles.Add((role, jurisdiction)) && MasterData.GlMapping(e, role, jurisdiction) is null)
             {
-                missing.Add(MissingMasterData.GlMapping(e, role, jurisdiction));
+                (missing ??= []).Add(MissingMasterData.GlMapping(e, role, jurisdiction));
             }
         }
 
-        return missing;
+        return missing ?? (IReadOnlyList<MissingMasterData>)[];
     }
 
     /// <summary>True when the fact gives a posting (finalized or voided invoices, succeeded payments and refunds, credit notes).</summary>
@@ -422,7 +440,7 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
         ArgumentNullException.ThrowIfNull(entries);
         foreach (var (key, value) in entries.Where(e => e.Key.StartsWith(SchedulePrefix, StringComparison.Ordinal)))
         {
-            if (JsonSerializer.Deserialize<ScheduleState>(value)?.NextDueMs is { } due)
+            if (JsonSerializer.Deserialize(value, ScheduleJson.Default.ScheduleState)?.NextDueMs is { } due)
             {
                 _due.Add((due, key));
             }
@@ -475,11 +493,11 @@ public sealed class FinanceMappingProcessor : ReadinessGate<BillingFact>
         }
     }
 
-    private ScheduleState? Load(string key) => State.Get(key) is { } json ? JsonSerializer.Deserialize<ScheduleState>(json) : null;
+    private ScheduleState? Load(string key) => State.Get(key) is { } json ? JsonSerializer.Deserialize(json, ScheduleJson.Default.ScheduleState) : null;
 
     private void Save(string key, ScheduleState state)
     {
-        State.Put(key, JsonSerializer.Serialize(state));
+        State.Put(key, JsonSerializer.Serialize(state, ScheduleJson.Default.ScheduleState));
         if (state.NextDueMs is { } due)
         {
             _due.Add((due, key));

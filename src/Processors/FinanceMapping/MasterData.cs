@@ -101,8 +101,7 @@ public sealed class MasterDataLookup
     private readonly ITimestampedKeyValueStore<string, GlMapping> _glMappings;
     private readonly ITimestampedKeyValueStore<string, Streaming.Contracts.Crm.CrmAccount> _crmAccounts;
     private readonly TimeProvider _clock;
-    private Index _index = Index.Empty;
-    private long? _builtAt;
+    private readonly Shared _shared;
 
     /// <summary>Resolves the five global stores from a processor context.</summary>
     /// <exception cref="InvalidOperationException">A store is not in the topology (the tables were not declared with <see cref="MasterDataTables.Declare"/>).</exception>
@@ -116,23 +115,63 @@ public sealed class MasterDataLookup
         _glMappings = Store<GlMapping>(context, MasterDataTables.GlMappingsStore);
         _crmAccounts = Store<Streaming.Contracts.Crm.CrmAccount>(context, MasterDataTables.CrmAccountsStore);
         _clock = clock ?? TimeProvider.System;
+        _shared = clock is null ? SharedFor(this) : new Shared(this);
+    }
+
+    // The caches and the index, shared by every lookup of one stream thread over the same global stores: a stream
+    // thread runs one task per input partition, each with its own processors, and per-task caches refilled every second
+    // made most lookups of a many-partition topology miss (each miss an Avro decode). Values stay at most
+    // RefreshInterval old, exactly as with a cache per lookup. Thread-static, so stream threads never share one
+    // (tasks of one thread run one at a time); keyed by the store instances, so another topology or test driver in
+    // the same thread never sees these values.
+    [ThreadStatic]
+    private static System.Runtime.CompilerServices.ConditionalWeakTable<object, Shared>? t_shared;
+
+    private static Shared SharedFor(MasterDataLookup lookup)
+    {
+        t_shared ??= [];
+        if (t_shared.TryGetValue(lookup._links, out var shared) && shared.SameStores(lookup))
+        {
+            return shared;
+        }
+
+        shared = new Shared(lookup);
+        t_shared.AddOrUpdate(lookup._links, shared);
+        return shared;
+    }
+
+    private sealed class Shared(MasterDataLookup owner)
+    {
+        private readonly object[] _stores = [owner._links, owner._entities, owner._products, owner._taxRules, owner._glMappings, owner._crmAccounts];
+
+        public Dictionary<string, AccountLink> Links { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, LegalEntity> Entities { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, Product> Products { get; } = new(StringComparer.Ordinal);
+
+        public long? CachedAt { get; set; }
+
+        public Index Index { get; set; } = Index.Empty;
+
+        public long? BuiltAt { get; set; }
+
+        public bool SameStores(MasterDataLookup other)
+            => ReferenceEquals(_stores[0], other._links) && ReferenceEquals(_stores[1], other._entities) && ReferenceEquals(_stores[2], other._products)
+               && ReferenceEquals(_stores[3], other._taxRules) && ReferenceEquals(_stores[4], other._glMappings) && ReferenceEquals(_stores[5], other._crmAccounts);
     }
 
     /// <summary>Account link by key, or null.</summary>
-    public AccountLink? Link(string key) => Cached(_linkCache, _links, key);
+    public AccountLink? Link(string key) => Cached(_shared.Links, _links, key);
 
     /// <summary>Legal entity by id, or null.</summary>
-    public LegalEntity? Entity(string id) => Cached(_entityCache, _entities, id);
+    public LegalEntity? Entity(string id) => Cached(_shared.Entities, _entities, id);
 
     /// <summary>Product by id, or null.</summary>
-    public Product? Product(string id) => Cached(_productCache, _products, id);
+    public Product? Product(string id) => Cached(_shared.Products, _products, id);
 
     // The global stores hold bytes: every Get is an Avro deserialization. Values found are reused until the next
     // refresh (at most RefreshInterval old, like the indexes); a miss is never cached, so late data is seen at once.
-    private readonly Dictionary<string, AccountLink> _linkCache = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, LegalEntity> _entityCache = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Product> _productCache = new(StringComparer.Ordinal);
-    private long? _cachedAt;
 
     // Monotonic timestamps (TimeProvider.GetTimestamp): a record makes a dozen lookups, and reading the wall clock for
     // each showed up in the stream thread's profile.
@@ -142,12 +181,12 @@ public sealed class MasterDataLookup
         where T : class
     {
         var now = _clock.GetTimestamp();
-        if (Older(_cachedAt, RefreshInterval, now))
+        if (Older(_shared.CachedAt, RefreshInterval, now))
         {
-            _linkCache.Clear();
-            _entityCache.Clear();
-            _productCache.Clear();
-            _cachedAt = now;
+            _shared.Links.Clear();
+            _shared.Entities.Clear();
+            _shared.Products.Clear();
+            _shared.CachedAt = now;
         }
 
         if (cache.TryGetValue(key, out var hit))
@@ -245,16 +284,16 @@ public sealed class MasterDataLookup
         where T : class
     {
         var now = _clock.GetTimestamp();
-        if (Older(_builtAt, RefreshInterval, now))
+        if (Older(_shared.BuiltAt, RefreshInterval, now))
         {
             Rebuild(now);
         }
 
-        var found = lookup(_index, args);
-        if (found is null && Older(_builtAt, MissRefreshInterval, now))
+        var found = lookup(_shared.Index, args);
+        if (found is null && Older(_shared.BuiltAt, MissRefreshInterval, now))
         {
             Rebuild(now);
-            found = lookup(_index, args);
+            found = lookup(_shared.Index, args);
         }
 
         return found;
@@ -289,8 +328,8 @@ public sealed class MasterDataLookup
             }
         }
 
-        _index = new Index(taxRules, glMappings, meterPrices, subsidiaries, entitiesByCountry);
-        _builtAt = now;
+        _shared.Index = new Index(taxRules, glMappings, meterPrices, subsidiaries, entitiesByCountry);
+        _shared.BuiltAt = now;
     }
 
     // The in-memory store is a ConcurrentDictionary: enumerating it while the global thread updates it is safe.

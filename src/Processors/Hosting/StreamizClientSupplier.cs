@@ -15,6 +15,7 @@ namespace Streaming.Processors.Hosting;
 /// They are needed because the librdkafka mock cluster accepts TxnOffsetCommit without storing the offsets, so neither
 /// the admin API nor a consumer's <c>Committed()</c> ever shows them on the embedded broker (on a real cluster both do,
 /// once the transaction commits).</item>
+/// <item>Producers get delivery reports without the record's value (<see cref="DeliveryReportFields"/>).</item>
 /// <item>The global (GlobalKTable) consumer is a <see cref="AssignedSeekGuard"/>: Streamiz 1.8.2 assigns the
 /// master-data partitions at their restored offsets and then seeks each one to the same offset at once, which
 /// librdkafka refuses with <c>Local: Erroneous state</c> while the partition's fetcher has not started yet
@@ -44,7 +45,19 @@ public sealed class StreamizClientSupplier : IKafkaSupplier
     }
 
     /// <inheritdoc />
-    public IProducer<byte[], byte[]> GetProducer(ProducerConfig config) => new RecordingProducer(_inner.GetProducer(config), this);
+    public IProducer<byte[], byte[]> GetProducer(ProducerConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        // Delivery reports without the record's value: Confluent.Kafka otherwise copies every produced value back into
+        // managed memory for its report. Streamiz 1.8.2 reads the report's status, error, partition, offset, timestamp
+        // and headers (retry bookkeeping); the value only when a production exception handler answers RETRY, which
+        // none of our hosts installs.
+        config.DeliveryReportFields ??= DeliveryReportFields;
+        return new RecordingProducer(_inner.GetProducer(config), this);
+    }
+
+    /// <summary>Confluent.Kafka <c>dotnet.producer.delivery.report.fields</c> of the topology's producers: everything but the value.</summary>
+    public const string DeliveryReportFields = "key,timestamp,headers,status";
 
     /// <inheritdoc />
     public IConsumer<byte[], byte[]> GetConsumer(ConsumerConfig config, IConsumerRebalanceListener rebalanceListener) => _inner.GetConsumer(config, rebalanceListener);

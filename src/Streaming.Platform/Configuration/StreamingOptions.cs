@@ -139,4 +139,21 @@ public sealed class ProcessorsOptions
     /// </summary>
     [Range(0, 300_000, ErrorMessage = "Processors:FetchQueueBackoffMs must be between 0 and 300000.")]
     public int FetchQueueBackoffMs { get; set; } = 100;
+
+    /// <summary>
+    /// librdkafka <c>linger.ms</c> of the topology's producer: how long it gathers records into a batch per partition.
+    /// librdkafka's default (5) sends a produce request per handful of records when the output has many partitions,
+    /// and each request costs the producer and the broker CPU; under <c>AtLeastOnce</c> every commit flushes the producer
+    /// anyway, and under <c>ExactlyOnce</c> every 100 ms transaction does.
+    /// </summary>
+    [Range(0, 1_000, ErrorMessage = "Processors:ProducerLingerMs must be between 0 and 1000.")]
+    public int ProducerLingerMs { get; set; } = 50;
+
+    /// <summary>
+    /// Streamiz <c>poll.ms</c>: how long a stream thread waits in one poll for records that have not arrived yet.
+    /// Streamiz's default (100) left the thread waiting after its partitions were assigned and restored while the
+    /// first fetches were on their way; records already fetched are taken at once whatever this is.
+    /// </summary>
+    [Range(1, 1_000, ErrorMessage = "Processors:PollMs must be between 1 and 1000.")]
+    public int PollMs { get; set; } = 10;
 }
