@@ -61,7 +61,11 @@ public sealed class AvroInput(byte[] data, int offset)
     }
 
     /// <summary>An Avro <c>int</c>.</summary>
-    public int ReadInt() => checked((int)ReadLong());
+    public int ReadInt()
+    {
+        var value = ReadLong();
+        return value is < int.MinValue or > int.MaxValue ? throw new AvroException($"Invalid Avro int: {value} is out of range") : (int)value;
+    }
 
     /// <summary>An Avro <c>boolean</c>.</summary>
     public bool ReadBoolean() => Next() switch
@@ -135,6 +139,10 @@ internal static class CompiledAvro
         }
     }
 
+    /// <summary>The records whose builders are being made on this thread (recursion guard).</summary>
+    [ThreadStatic]
+    private static HashSet<string>? t_building;
+
     private static Delegate Build(Schema schema, Type type)
     {
         switch (schema)
@@ -148,7 +156,21 @@ internal static class CompiledAvro
             case LogicalSchema:
                 throw new NotSupportedException();
             case RecordSchema record:
-                return Call(RecordMethod.MakeGenericMethod(type), [record]);
+                // A record that contains itself (directly or through arrays/unions) would recurse without end: left to Avro.
+                var building = t_building ??= new HashSet<string>(StringComparer.Ordinal);
+                if (!building.Add(record.Fullname))
+                {
+                    throw new NotSupportedException();
+                }
+
+                try
+                {
+                    return Call(RecordMethod.MakeGenericMethod(type), [record]);
+                }
+                finally
+                {
+                    building.Remove(record.Fullname);
+                }
             case ArraySchema array when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IList<>):
                 var item = type.GetGenericArguments()[0];
                 return Call(ArrayMethod.MakeGenericMethod(item), [Build(array.ItemSchema, item)]);

@@ -159,6 +159,10 @@ internal static class CompiledAvroWrite
         }
     }
 
+    /// <summary>The records whose builders are being made on this thread (recursion guard).</summary>
+    [ThreadStatic]
+    private static HashSet<string>? t_building;
+
     private static Delegate Build(Schema schema, Type type)
     {
         switch (schema)
@@ -182,7 +186,21 @@ internal static class CompiledAvroWrite
             case LogicalSchema:
                 throw new NotSupportedException();
             case RecordSchema record:
-                return CompiledAvro.Call(RecordMethod.MakeGenericMethod(type), [record]);
+                // A record that contains itself (directly or through arrays/unions) would recurse without end: left to Avro.
+                var building = t_building ??= new HashSet<string>(StringComparer.Ordinal);
+                if (!building.Add(record.Fullname))
+                {
+                    throw new NotSupportedException();
+                }
+
+                try
+                {
+                    return CompiledAvro.Call(RecordMethod.MakeGenericMethod(type), [record]);
+                }
+                finally
+                {
+                    building.Remove(record.Fullname);
+                }
             case ArraySchema array when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IList<>):
                 var item = type.GetGenericArguments()[0];
                 return CompiledAvro.Call(ArrayMethod.MakeGenericMethod(item), [Build(array.ItemSchema, item)]);

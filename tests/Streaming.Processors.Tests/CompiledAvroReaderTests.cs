@@ -23,10 +23,17 @@ public sealed class CompiledAvroReaderTests(RegistryFixture registry) : IClassFi
 
     private static readonly Gen<string?> Text = Gen.OneOf(Gen.Const((string?)null), Gen.String[0, 12].Select(s => (string?)s), Gen.Const((string?)"Zürich ✓ 東京"));
 
-    // Any unscaled value that fits the schema's precision, negative included.
+    // Unscaled values where the two's-complement byte count or sign byte changes (0, ±1, ±127/128, ±255/256, ±32767/32768…).
+    private static readonly long[] DecimalEdges = [0, 1, -1, 127, 128, -128, -129, 255, 256, -255, -256, 32_767, 32_768, -32_768, -32_769, 8_388_607, 8_388_608, -8_388_608, -8_388_609];
+
+    // Any unscaled value that fits the schema's precision, negative included, with the byte-boundary values drawn often.
     private static Gen<AvroDecimal> Decimal(int precision, int scale)
-        => Gen.Long[-(long)Math.Pow(10, Math.Min(precision, 18) - 1), (long)Math.Pow(10, Math.Min(precision, 18) - 1)]
+    {
+        var bound = (long)Math.Pow(10, Math.Min(precision, 18) - 1);
+        long[] edges = [.. DecimalEdges.Where(e => Math.Abs(e) <= bound), bound, -bound, bound - 1, -(bound - 1)];
+        return Gen.OneOf(Gen.Long[-bound, bound], Gen.Int[0, edges.Length - 1].Select(i => edges[i]))
             .Select(unscaled => new AvroDecimal(new System.Numerics.BigInteger(unscaled), scale));
+    }
 
     private static readonly Gen<DateTime> Instant = Gen.Long[-62_135_596_800_000L + 86_400_000, 253_402_300_799_000L - 86_400_000]
         .Select(ms => DateTime.UnixEpoch.AddMilliseconds(ms));
@@ -247,6 +254,38 @@ public sealed class CompiledAvroReaderTests(RegistryFixture registry) : IClassFi
         var statusAt = 5 + 1 + "in_1".Length + 2 + "INV-1".Length + 1 + "cus_1".Length + 1;
         badEnum[statusAt] = 2 * 9; // status index 9 of 5 symbols
         Assert.Contains("Invalid enum index 9", Assert.Throws<AvroException>(() => ours.Deserialize(badEnum, InvoiceContext)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_record_that_contains_itself_gets_no_compiled_reader_or_writer_and_is_left_to_Avro()
+    {
+        var schema = Avro.Schema.Parse("""
+            {"type":"record","name":"Node","namespace":"test","fields":[
+              {"name":"name","type":"string"},
+              {"name":"children","type":{"type":"array","items":"Node"}}]}
+            """);
+
+        // Without the recursion guard, building either would overflow the stack and end the process.
+        Assert.Null(CompiledAvroReader<Node>.TryCreate(schema));
+        Assert.Null(CompiledAvroWriter<Node>.TryCreate(schema));
+    }
+
+    [Fact]
+    public void An_int_field_holding_a_value_out_of_int_range_fails_as_an_Avro_error()
+    {
+        var input = new AvroInput([0x80, 0x80, 0x80, 0x80, 0x10], 0); // zig-zag of int.MaxValue + 1
+        Assert.Contains("out of range", Assert.Throws<AvroException>(() => input.ReadInt()).Message, StringComparison.Ordinal);
+        Assert.Equal(int.MaxValue, new AvroInput([0xFE, 0xFF, 0xFF, 0xFF, 0x0F], 0).ReadInt());
+    }
+
+    /// <summary>A self-referencing record type for the recursion guard.</summary>
+    public sealed class Node
+    {
+#pragma warning disable IDE1006 // Avro field names, as the generated contracts spell them
+        public string name { get; set; } = "";
+
+        public IList<Node> children { get; set; } = [];
+#pragma warning restore IDE1006
     }
 
     private static Invoice Sample() => new()

@@ -221,8 +221,16 @@ internal sealed class PgBinaryCopyWriter : IDisposable
         }
         catch
         {
-            await stream.CancelAsync().ConfigureAwait(false);
-            await stream.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await stream.CancelAsync().ConfigureAwait(false);
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception cleanup) when (cleanup is NpgsqlException or IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The connection is already broken (e.g. a stop cancelled the write): the original error is the one to report.
+            }
+
             throw;
         }
 

@@ -172,7 +172,9 @@ public sealed class PostgresLedger : ILedger
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         // Pooled connections keep their session (no DISCARD ALL on return): CopyMerge's temp staging tables are created once per
         // physical connection instead of once per batch. They are ON COMMIT DELETE ROWS, so no row outlives its transaction.
-        var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true };
+        // Text is always UTF-8: PgBinaryCopyWriter encodes the COPY rows as UTF-8 itself, so a connection string's other client
+        // encoding would store mangled text without an error.
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true, Encoding = "UTF8", ClientEncoding = "UTF8" };
         var location = $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database} (user {builder.Username}, {mode})";
         var ledger = new PostgresLedger(NpgsqlDataSource.Create(builder.ConnectionString), location, mode);
         try

@@ -41,8 +41,9 @@ public sealed record ErpPostingSinkOptions
 /// <summary>
 /// Consumes <c>finance.events.v1</c>, builds balanced journals and posts them to the ledger in batches: one ledger
 /// transaction per batch, then posting results to <c>erp.postings.v1</c> and rejects to <c>ops.quarantine.v1</c>
-/// (awaiting delivery), and only then the offsets are committed. The next batch is read, decoded and built while one batch's
-/// deliveries are acknowledged; it is written only after that batch's offsets are committed. A crash anywhere re-reads
+/// (awaiting delivery), and only then the offsets are committed. Pipelined: batch k+1 is read, decoded and built while batch
+/// k is written and batch k-1's results are acknowledged and its offsets committed; ledger writes stay one at a time and
+/// commits stay in batch order (see docs/sink.md). A crash anywhere re-reads
 /// uncommitted records, and the ledger's unique posting key turns them into duplicates, never second postings.
 /// </summary>
 public sealed class ErpPostingSink
@@ -57,7 +58,6 @@ public sealed class ErpPostingSink
     private readonly IProducer<string, byte[]> _producer;
     private readonly ILedger _ledger;
     private readonly IChartOfAccountsProvider _charts;
-    private JournalBuilder _builder;
     private readonly AvroWireCodec<FinanceEvent> _events;
     private readonly AvroWireCodec<ErpPostingResult> _results;
     private readonly AvroWireCodec<QuarantineRecord> _quarantine;
@@ -83,7 +83,6 @@ public sealed class ErpPostingSink
         _producer = producer;
         _ledger = ledger;
         _charts = charts ?? throw new ArgumentNullException(nameof(charts));
-        _builder = new JournalBuilder(charts.Current);
         _events = new AvroWireCodec<FinanceEvent>(registry);
         _results = new AvroWireCodec<ErpPostingResult>(registry);
         _quarantine = new AvroWireCodec<QuarantineRecord>(registry);
@@ -195,7 +194,7 @@ public sealed class ErpPostingSink
                 }
             }
 
-            Volatile.Write(ref _pausedCount, parked.Count);
+            Volatile.Write(ref _pausedCount, PausedCount(parked, assigned, writing?.Attempts, older?.Attempts, inFlight?.Attempts));
             _logger.LogInformation("Partitions revoked: {Partitions}", string.Join(", ", revoked));
         }
 
@@ -307,7 +306,7 @@ public sealed class ErpPostingSink
                 older = inFlight;
                 inFlight = null;
 
-                Volatile.Write(ref _pausedCount, parked.Count);
+                Volatile.Write(ref _pausedCount, PausedCount(parked, assigned, writing?.Attempts, older?.Attempts, null));
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -333,6 +332,24 @@ public sealed class ErpPostingSink
     }
 
     private sealed record Parked(TopicPartition Partition, List<ConsumeResult<string, byte[]>> Records, int Attempt, DateTime NextAttempt);
+
+    /// <summary>
+    /// Partitions paused in the consumer: those parked, and those whose parked records are being retried in a batch still in
+    /// flight (they are resumed only when that batch commits).
+    /// </summary>
+    private static int PausedCount(Dictionary<TopicPartition, Parked> parked, HashSet<TopicPartition> assigned, params Dictionary<TopicPartition, int>?[] retries)
+    {
+        var paused = new HashSet<TopicPartition>(parked.Keys);
+        foreach (var attempts in retries)
+        {
+            if (attempts is not null)
+            {
+                paused.UnionWith(attempts.Keys.Where(assigned.Contains));
+            }
+        }
+
+        return paused.Count;
+    }
 
     private static void ResumeReassigned(IConsumer<string, byte[]> consumer, HashSet<TopicPartition> resumeWhenAssigned, HashSet<TopicPartition> assigned)
     {
@@ -558,9 +575,12 @@ public sealed class ErpPostingSink
     }
 
     /// <summary>The records of a batch, decoded and, except voids (built at posting time, against the ledger), built into journals.</summary>
-    private sealed class PreparedBatch(List<ConsumeResult<string, byte[]>> records)
+    private sealed class PreparedBatch(List<ConsumeResult<string, byte[]>> records, JournalBuilder builder)
     {
         public List<ConsumeResult<string, byte[]>> Records { get; } = records;
+
+        /// <summary>The batch's journal builder: GL mappings as they were when the batch was prepared, also for its voids built at posting time.</summary>
+        public JournalBuilder Builder { get; } = builder;
 
         public List<PreparedFact> Facts { get; } = [];
 
@@ -576,8 +596,7 @@ public sealed class ErpPostingSink
     /// <summary>Decodes and builds a batch's journals: pure work, done while the previous batch is still in flight.</summary>
     private PreparedBatch Prepare(List<ConsumeResult<string, byte[]>> records)
     {
-        _builder = new JournalBuilder(_charts.Current); // GL mappings as they are now, one chart for the whole batch
-        var batch = new PreparedBatch(records);
+        var batch = new PreparedBatch(records, new JournalBuilder(_charts.Current)); // GL mappings as they are now, one chart for the whole batch
         foreach (var record in records)
         {
             FinanceEvent? fe;
@@ -604,7 +623,7 @@ public sealed class ErpPostingSink
                 var fact = FinanceFactMapper.ToFact(fe, record.Topic, record.Partition.Value, record.Offset.Value);
                 batch.Facts.Add(fact.Kind == FinanceEventKind.InvoiceVoided && JournalBuilder.IssuedKeyOf(fact.PostingKey) is { } issuedKey
                     ? new PreparedFact(record, fe, fact, null, issuedKey)
-                    : new PreparedFact(record, fe, fact, _builder.Build(fact), null));
+                    : new PreparedFact(record, fe, fact, batch.Builder.Build(fact), null));
             }
             catch (Exception ex) when (Rejection(record, fe, ex) is { } rejection)
             {
@@ -649,7 +668,7 @@ public sealed class ErpPostingSink
 
             try
             {
-                journals.Add((await VoidAsync(f.Fact, f.IssuedKey!, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == f.IssuedKey), ct).ConfigureAwait(false),
+                journals.Add((await VoidAsync(batch.Builder, f.Fact, f.IssuedKey!, journals.Select(j => j.Journal).LastOrDefault(j => j.PostingKey == f.IssuedKey), ct).ConfigureAwait(false),
                     f.Event, f.Record));
             }
             catch (Exception ex) when (Rejection(f.Record, f.Event, ex) is { } rejection)
@@ -877,7 +896,7 @@ public sealed class ErpPostingSink
     /// A void mirrors the posted issue journal (found earlier in this batch or in the ledger). No posted issue means nothing to
     /// reverse: a permanent error (quarantine). A ledger that cannot read journals back gets the void built from its own lines.
     /// </summary>
-    private async Task<Journal> VoidAsync(FinanceFact fact, string issuedKey, Journal? inBatch, CancellationToken ct)
+    private async Task<Journal> VoidAsync(JournalBuilder builder, FinanceFact fact, string issuedKey, Journal? inBatch, CancellationToken ct)
     {
         Journal? issued = inBatch;
         if (issued is null)
@@ -888,7 +907,7 @@ public sealed class ErpPostingSink
             }
             catch (NotSupportedException)
             {
-                return _builder.Build(fact);
+                return builder.Build(fact);
             }
         }
 
