@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using Avro.IO;
 using Avro.Specific;
 using Confluent.SchemaRegistry;
 
@@ -10,22 +8,17 @@ namespace Streaming.Platform.Serialization;
 /// Fast Confluent wire-format Avro for a generated contract class: magic byte 0, the big-endian 4-byte schema id, then the
 /// Avro binary body. It writes byte for byte what Confluent's <c>AvroSerializer</c> writes (auto-registration off, the class's
 /// own schema looked up under the topic's value subject) and reads what its <c>AvroDeserializer</c> reads, without that
-/// serializer's per-record async and cache plumbing, and with Avro's pre-resolving <see cref="SpecificDatumReader{T}"/> /
-/// <see cref="SpecificDatumWriter{T}"/> (the writer/reader schema resolution is planned once per schema pair, not per record). The registry is asked once per subject (writing) and once per writer
-/// schema id (reading); the lookups are cached for the codec's lifetime. Thread-safe.
+/// serializer's per-record async and cache plumbing; the body is encoded and decoded by <see cref="ContractAvro{T}"/>
+/// (compiled codecs for the contract's own schema, Avro's pre-resolving reader for any other writer schema). The registry is
+/// asked once per subject (writing) and once per writer schema id (reading); the lookups are cached for the codec's
+/// lifetime. Thread-safe.
 /// </summary>
 public sealed class AvroWireCodec<T>
     where T : class, ISpecificRecord
 {
-    private const byte MagicByte = 0;
-    private const int HeaderLength = 5;
-    private static readonly Avro.Schema ReaderSchema = Activator.CreateInstance<T>().Schema;
-    private static readonly string ReaderSchemaJson = ReaderSchema.ToString();
-
     private readonly ISchemaRegistryClient _registry;
-    private readonly SpecificDatumWriter<T> _writer = new(ReaderSchema);
-    private readonly ConcurrentDictionary<string, int> _idByTopic = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<int, SpecificDatumReader<T>> _readerById = new();
+    private readonly ConcurrentDictionary<string, byte[]> _headerByTopic = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<int, Func<byte[], T>> _readerById = new();
 
     /// <summary>Creates a codec over a registry client (not disposed here).</summary>
     public AvroWireCodec(ISchemaRegistryClient registry) => _registry = registry ?? throw new ArgumentNullException(nameof(registry));
@@ -38,14 +31,7 @@ public sealed class AvroWireCodec<T>
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(topic);
-        var id = _idByTopic.GetOrAdd(topic, LookUpId);
-        using var stream = new MemoryStream(256);
-        Span<byte> header = stackalloc byte[HeaderLength];
-        header[0] = MagicByte;
-        BinaryPrimitives.WriteInt32BigEndian(header[1..], id);
-        stream.Write(header);
-        _writer.Write(data, new BinaryEncoder(stream));
-        return stream.ToArray();
+        return ContractAvro<T>.Write(data, _headerByTopic.GetOrAdd(topic, LookUpHeader));
     }
 
     /// <summary>
@@ -54,26 +40,15 @@ public sealed class AvroWireCodec<T>
     /// Throws <see cref="InvalidDataException"/> naming the topic for bytes that are not Confluent-framed Avro.
     /// </summary>
     public T DeserializeValue(byte[] data, string topic)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        if (data.Length < HeaderLength || data[0] != MagicByte)
-        {
-            throw new InvalidDataException(
-                $"{typeof(T).Name} from {topic}: not Confluent-framed Avro ({(data.Length < HeaderLength ? $"{data.Length} bytes" : $"magic byte {data[0]}")}; expected magic byte 0 and a 4-byte schema id)");
-        }
+        => _readerById.GetOrAdd(ContractAvro<T>.SchemaId(data, topic), ReaderFor)(data);
 
-        var reader = _readerById.GetOrAdd(BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(1, 4)), ReaderFor);
-        using var stream = new MemoryStream(data, HeaderLength, data.Length - HeaderLength, writable: false);
-        return reader.Read(null!, new BinaryDecoder(stream));
-    }
-
-    private int LookUpId(string topic)
+    private byte[] LookUpHeader(string topic)
     {
         var subject = topic + "-value"; // Confluent's default TopicNameStrategy, as AvroSerializer uses
         try
         {
-            return _registry.LookupSchemaAsync(subject, new Schema(ReaderSchemaJson, SchemaType.Avro), ignoreDeletedSchemas: true, normalize: false)
-                .GetAwaiter().GetResult().Id;
+            return ContractAvro<T>.Header(_registry.LookupSchemaAsync(subject, new Schema(ContractAvro<T>.SchemaJson, SchemaType.Avro), ignoreDeletedSchemas: true, normalize: false)
+                .GetAwaiter().GetResult().Id);
         }
         catch (Exception ex) when (ex is SchemaRegistryException or HttpRequestException)
         {
@@ -81,11 +56,11 @@ public sealed class AvroWireCodec<T>
         }
     }
 
-    private SpecificDatumReader<T> ReaderFor(int id)
+    private Func<byte[], T> ReaderFor(int id)
     {
         var writer = _registry.GetSchemaAsync(id).GetAwaiter().GetResult();
         return writer.SchemaType == SchemaType.Avro
-            ? new SpecificDatumReader<T>(Avro.Schema.Parse(writer.SchemaString), ReaderSchema)
+            ? ContractAvro<T>.ReaderFor(Avro.Schema.Parse(writer.SchemaString))
             : throw new InvalidDataException($"{typeof(T).Name}: schema id {id} is {writer.SchemaType}, not Avro");
     }
 }

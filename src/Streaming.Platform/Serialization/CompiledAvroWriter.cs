@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Text;
 using Avro;
 
-namespace Streaming.Processors;
+namespace Streaming.Platform.Serialization;
 
 /// <summary>
 /// An encoder for one generated Avro contract with its own schema, the counterpart of <see cref="CompiledAvroReader{T}"/>:
@@ -147,21 +147,7 @@ internal static class CompiledAvroWrite
     private static MethodInfo Method(string name) => typeof(CompiledAvroWrite).GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!;
 
     /// <summary>An <c>Action&lt;AvroOutput, type&gt;</c> for <paramref name="schema"/>, or null when unsupported.</summary>
-    public static Delegate? Writer(Schema schema, Type type)
-    {
-        try
-        {
-            return Build(schema, type);
-        }
-        catch (NotSupportedException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>The records whose builders are being made on this thread (recursion guard).</summary>
-    [ThreadStatic]
-    private static HashSet<string>? t_building;
+    public static Delegate? Writer(Schema schema, Type type) => CompiledAvro.OrNull(Build, schema, type);
 
     private static Delegate Build(Schema schema, Type type)
     {
@@ -186,21 +172,7 @@ internal static class CompiledAvroWrite
             case LogicalSchema:
                 throw new NotSupportedException();
             case RecordSchema record:
-                // A record that contains itself (directly or through arrays/unions) would recurse without end: left to Avro.
-                var building = t_building ??= new HashSet<string>(StringComparer.Ordinal);
-                if (!building.Add(record.Fullname))
-                {
-                    throw new NotSupportedException();
-                }
-
-                try
-                {
-                    return CompiledAvro.Call(RecordMethod.MakeGenericMethod(type), [record]);
-                }
-                finally
-                {
-                    building.Remove(record.Fullname);
-                }
+                return CompiledAvro.GuardedRecord(record, () => CompiledAvro.Call(RecordMethod.MakeGenericMethod(type), [record]));
             case ArraySchema array when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IList<>):
                 var item = type.GetGenericArguments()[0];
                 return CompiledAvro.Call(ArrayMethod.MakeGenericMethod(item), [Build(array.ItemSchema, item)]);

@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Text;
 using Avro;
 
-namespace Streaming.Processors;
+namespace Streaming.Platform.Serialization;
 
 /// <summary>
 /// A decoder for one generated Avro contract whose records were written with exactly its own schema: a tree of typed
@@ -11,7 +11,7 @@ namespace Streaming.Processors;
 /// every field value, call the record's <c>Put(int, object)</c>, and decode decimals through a reversed byte copy;
 /// this one does none of that and produces the same values (the same decimal unscaled value and scale; timestamps and
 /// dates through Avro's own logical-type conversion). Only for a writer schema identical to the reader schema — there
-/// is nothing to resolve — so <see cref="StreamizAvroSerDes{T}"/> uses it only for records framed with the schema id of
+/// is nothing to resolve — so <see cref="ContractAvro{T}"/> (behind <c>AvroWireCodec</c> and the processors' Streamiz serdes) uses it only for records framed with the schema id of
 /// the contract's own schema and keeps Avro's resolving reader for any other writer schema.
 /// </summary>
 /// <remarks>
@@ -127,11 +127,17 @@ internal static class CompiledAvro
     private static MethodInfo Method(string name) => typeof(CompiledAvro).GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!;
 
     /// <summary>A <c>Func&lt;AvroInput, type&gt;</c> for <paramref name="schema"/>, or null when unsupported.</summary>
-    public static Delegate? Reader(Schema schema, Type type)
+    public static Delegate? Reader(Schema schema, Type type) => OrNull(Build, schema, type);
+
+    /// <summary>
+    /// <paramref name="build"/>'s codec for <paramref name="schema"/>, or null when any part of the schema is unsupported
+    /// (a builder throws <see cref="NotSupportedException"/>); shared by the reader and writer builders.
+    /// </summary>
+    internal static Delegate? OrNull(Func<Schema, Type, Delegate> build, Schema schema, Type type)
     {
         try
         {
-            return Build(schema, type);
+            return build(schema, type);
         }
         catch (NotSupportedException)
         {
@@ -139,7 +145,29 @@ internal static class CompiledAvro
         }
     }
 
-    /// <summary>The records whose builders are being made on this thread (recursion guard).</summary>
+    /// <summary>
+    /// <paramref name="build"/> for <paramref name="record"/>, refusing (<see cref="NotSupportedException"/>) a record that contains
+    /// itself, directly or through arrays/unions: building it would recurse without end, so it is left to Avro.
+    /// </summary>
+    internal static Delegate GuardedRecord(RecordSchema record, Func<Delegate> build)
+    {
+        var building = t_building ??= new HashSet<string>(StringComparer.Ordinal);
+        if (!building.Add(record.Fullname))
+        {
+            throw new NotSupportedException();
+        }
+
+        try
+        {
+            return build();
+        }
+        finally
+        {
+            building.Remove(record.Fullname);
+        }
+    }
+
+    /// <summary>The records whose codecs are being built on this thread (recursion guard of <see cref="GuardedRecord"/>).</summary>
     [ThreadStatic]
     private static HashSet<string>? t_building;
 
@@ -156,21 +184,7 @@ internal static class CompiledAvro
             case LogicalSchema:
                 throw new NotSupportedException();
             case RecordSchema record:
-                // A record that contains itself (directly or through arrays/unions) would recurse without end: left to Avro.
-                var building = t_building ??= new HashSet<string>(StringComparer.Ordinal);
-                if (!building.Add(record.Fullname))
-                {
-                    throw new NotSupportedException();
-                }
-
-                try
-                {
-                    return Call(RecordMethod.MakeGenericMethod(type), [record]);
-                }
-                finally
-                {
-                    building.Remove(record.Fullname);
-                }
+                return GuardedRecord(record, () => Call(RecordMethod.MakeGenericMethod(type), [record]));
             case ArraySchema array when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IList<>):
                 var item = type.GetGenericArguments()[0];
                 return Call(ArrayMethod.MakeGenericMethod(item), [Build(array.ItemSchema, item)]);
